@@ -1,0 +1,55 @@
+// The one place that reads process.env. Every setting is declared here with its default;
+// an invalid environment stops the process at start, listing every problem at once.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  /** Postgres connection string. Unset: an embedded PostgreSQL is started under DATA_DIR. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Where the embedded PostgreSQL keeps its data. */
+  DATA_DIR: z.string().min(1).default('./.data'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The main port: SCIM, /healthz, /readyz and /metrics. */
+  PORT: port.default(8080),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Base URL clients reach us at, for meta.location; derived from the request when unset. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** Largest accepted request body (bytes); bigger ones get 413. Advertised in ServiceProviderConfig. */
+  SCIM_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  /** Largest page a list request may ask for (count); advertised as filter.maxResults. */
+  SCIM_MAX_RESULTS: z.coerce.number().int().positive().default(1000),
+  /** Page size when the client gives no count. */
+  SCIM_DEFAULT_COUNT: z.coerce.number().int().positive().default(100),
+  /** How long SIGTERM waits for in-flight requests before closing connections. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
+  /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */
+  RECONCILER_ENABLED: bool.default(true),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[key];
+    input[key] = v === '' ? undefined : v;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return parsed.data;
+}

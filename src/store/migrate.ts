@@ -1,0 +1,39 @@
+// Applies the plain-SQL, up-only migrations in ./migrations with node-pg-migrate.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from 'pino';
+import type { Queryable } from './pool.js';
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const MIGRATIONS_TABLE = 'pgmigrations';
+
+export async function migrate(databaseUrl: string, log: Logger): Promise<string[]> {
+  const ran = await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: MIGRATIONS_TABLE,
+    singleTransaction: true,
+    checkOrder: true,
+    log: () => {},
+    logger: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
+  });
+  const names = ran.map((m) => m.name);
+  if (names.length) log.info({ migrations: names }, 'migrations applied');
+  return names;
+}
+
+/** Migration names not yet applied to the database (used by /readyz). */
+export async function pendingMigrations(db: Queryable): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, ''));
+  let applied: string[] = [];
+  try {
+    const { rows } = await db.query<{ name: string }>(`select name from ${MIGRATIONS_TABLE}`);
+    applied = rows.map((r) => r.name);
+  } catch {
+    return files;
+  }
+  return files.filter((f) => !applied.includes(f));
+}
