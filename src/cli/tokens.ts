@@ -1,0 +1,67 @@
+// `scimsync token create|list|revoke`: the token is printed alone on stdout, once.
+import type { Pool } from '../store/pool.js';
+import { findOrganization } from '../store/orgs.js';
+import { createToken, listTokens, revokeToken } from '../store/tokens.js';
+import { parseArgs, parseDuration } from './args.js';
+
+export interface TokenCliContext {
+  pool: Pool;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  endpointFor: (org: string) => string;
+}
+
+const USAGE = 'usage: scimsync token create <org> [--description text] [--expires-in 90d] | token list <org> | token revoke <org> <prefix>';
+
+export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promise<number> {
+  const { positional, flags } = parseArgs(argv);
+  const [verb, orgSlug, prefix] = positional;
+  if (!verb || !orgSlug) {
+    ctx.err(USAGE);
+    return 2;
+  }
+  const org = await findOrganization(ctx.pool, orgSlug);
+  if (!org) {
+    ctx.err(`unknown organization "${orgSlug}": declare it in a ScimConfig (scimsync start --config …) or start without --config for "demo"`);
+    return 1;
+  }
+  switch (verb) {
+    case 'create': {
+      const expiresIn = flags.get('expires-in');
+      const description = flags.get('description');
+      const { token, prefix: p } = await createToken(ctx.pool, org.id, {
+        description: typeof description === 'string' ? description : undefined,
+        expiresAt: typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined,
+      });
+      ctx.out(token);
+      ctx.err(`token ${p} for organization ${org.slug}; SCIM endpoint: ${ctx.endpointFor(org.slug)}`);
+      ctx.err('the token is shown only now: store it in your identity provider');
+      return 0;
+    }
+    case 'list': {
+      const rows = await listTokens(ctx.pool, org.id);
+      ctx.out(['PREFIX', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS', 'DESCRIPTION'].join('\t'));
+      for (const t of rows) {
+        const expired = t.expiresAt !== null && Date.parse(t.expiresAt.replace(' ', 'T')) < Date.now();
+        const status = t.revokedAt ? 'revoked' : expired ? 'expired' : 'active';
+        ctx.out([t.prefix, t.createdAt, t.lastUsedAt ?? '-', t.expiresAt ?? 'never', status, t.description ?? ''].join('\t'));
+      }
+      return 0;
+    }
+    case 'revoke': {
+      if (!prefix) {
+        ctx.err(USAGE);
+        return 2;
+      }
+      if (!(await revokeToken(ctx.pool, org.id, prefix))) {
+        ctx.err(`organization ${org.slug} has no live token with prefix "${prefix}"`);
+        return 1;
+      }
+      ctx.err(`token ${prefix} revoked; it is refused from the next request on`);
+      return 0;
+    }
+    default:
+      ctx.err(USAGE);
+      return 2;
+  }
+}

@@ -1,0 +1,102 @@
+// The HTTP application: SCIM under /scim/v2/{organization}/, health checks and /metrics.
+import { randomUUID } from 'node:crypto';
+import express, { type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { registry, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
+import type { Pool } from '../store/pool.js';
+import { pendingMigrations } from '../store/migrate.js';
+import { bearerAuth } from './auth.js';
+import { discoveryRouter } from './discovery.js';
+import { errorMiddleware, notFoundRoute } from './errors.js';
+import { groupsRouter } from './groups.js';
+import { usersRouter } from './users.js';
+
+export interface HttpOptions {
+  publicUrl?: string;
+  maxResults: number;
+  defaultCount: number;
+  maxPayloadBytes: number;
+}
+
+export interface AppDeps {
+  pool: Pool;
+  log: Logger;
+  options: HttpOptions;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    log: Logger;
+  }
+}
+
+const RESOURCES = new Set(['Users', 'Groups', 'ServiceProviderConfig', 'serviceConfiguration', 'ResourceTypes', 'Schemas', '.search', 'Bulk', 'Me']);
+
+/** Metric label for a SCIM path: a fixed set, so unknown paths cannot explode cardinality. */
+function resourceLabel(path: string): string {
+  const seg = path.split('/')[4] ?? '';
+  return RESOURCES.has(seg) ? seg : 'other';
+}
+
+function requestContext(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    req.id = given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    req.log = log.child({ reqId: req.id });
+    res.setHeader('X-Request-Id', req.id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // Paths only: query strings carry filters with email addresses.
+      req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      if (req.path.startsWith('/scim/')) {
+        const resource = resourceLabel(req.path);
+        scimRequestsTotal.inc({ method: req.method, resource, code: String(res.statusCode) });
+        scimRequestDuration.observe({ method: req.method, resource }, seconds);
+      }
+    });
+    next();
+  };
+}
+
+export function makeApp({ pool, log, options }: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(log));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (req, res) => {
+    try {
+      const pending = await pendingMigrations(pool);
+      if (pending.length) {
+        res.status(503).json({ status: 'migrations pending', pending });
+        return;
+      }
+      res.json({ status: 'ready' });
+    } catch (err) {
+      req.log.warn({ err }, 'readiness check failed');
+      res.status(503).json({ status: 'database unreachable' });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  const scim = express.Router({ mergeParams: true });
+  // Authenticate before reading a body. Lenient input: Okta sends application/json, others
+  // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
+  scim.use(bearerAuth(pool));
+  scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
+  scim.use('/Users', usersRouter(pool, options));
+  scim.use('/Groups', groupsRouter(pool, options));
+  scim.use('/', discoveryRouter(pool, options));
+  scim.use(notFoundRoute);
+  app.use('/scim/v2/:org', scim);
+  app.use(errorMiddleware);
+  return app;
+}

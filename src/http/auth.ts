@@ -1,0 +1,36 @@
+// Bearer-token authentication per organization (RFC 6750). A token opens only its own
+// organization; a wrong, revoked, expired or other-organization token is a 401.
+import type { RequestHandler } from 'express';
+import { ScimError } from '../scim/errors.js';
+import type { Pool } from '../store/pool.js';
+import { authenticateToken, touchToken } from '../store/tokens.js';
+import { sendScimError } from './errors.js';
+
+export interface AuthContext {
+  organizationId: string;
+  organization: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    auth?: AuthContext;
+  }
+}
+
+export function bearerAuth(pool: Pool): RequestHandler {
+  return async (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const deny = (detail: string) => {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync", error="invalid_token"');
+      sendScimError(res, new ScimError(401, undefined, detail));
+    };
+    if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"');
+    const org = String(req.params.org ?? '');
+    const auth = await authenticateToken(pool, org, m[1]!);
+    if (!auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`);
+    req.auth = { organizationId: auth.organizationId, organization: auth.organization };
+    touchToken(pool, auth.tokenId).catch((err) => req.log.warn({ err }, 'could not record token use'));
+    next();
+  };
+}

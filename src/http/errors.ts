@@ -1,0 +1,44 @@
+// The one error middleware: every failure becomes an RFC 7644 §3.12 error response.
+// Protocol and store errors map to their status; anything unexpected is a 500 whose cause
+// is logged with the request id and never sent.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ScimError } from '../scim/errors.js';
+import { ConflictError, InvalidMemberError, NotFoundError, VersionMismatchError } from '../store/errors.js';
+import { SCIM_CONTENT_TYPE } from './respond.js';
+
+export function toScimError(err: unknown): ScimError | undefined {
+  if (err instanceof ScimError) return err;
+  if (err instanceof NotFoundError) return new ScimError(404, undefined, `${err.resourceType} "${err.id}" not found`);
+  if (err instanceof ConflictError) return new ScimError(409, 'uniqueness', err.message);
+  if (err instanceof VersionMismatchError) return new ScimError(412, undefined, err.message);
+  if (err instanceof InvalidMemberError) return new ScimError(400, 'invalidValue', err.message);
+  // body-parser errors carry a `type` and an HTTP status (express.json()).
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.too.large') return new ScimError(413, undefined, `request body exceeds the ${e.message?.match(/\d+/)?.[0] ?? ''} byte limit; see maxPayloadSize in /ServiceProviderConfig`.replace('the  byte', 'the byte'));
+  if (e?.type === 'entity.parse.failed') return new ScimError(400, 'invalidSyntax', `request body is not valid JSON: ${e.message}`);
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new ScimError(415, undefined, e.message ?? 'unsupported encoding');
+  if (e?.type === 'request.aborted') return new ScimError(400, 'invalidSyntax', 'request body was aborted by the client');
+  return undefined;
+}
+
+export function sendScimError(res: Parameters<RequestHandler>[1], err: ScimError): void {
+  res.status(err.status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(err.toJSON()));
+}
+
+export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
+  const scim = toScimError(err);
+  if (scim) {
+    if (scim.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.debug({ status: scim.status, scimType: scim.scimType, detail: scim.detail }, 'request rejected');
+    sendScimError(res, scim);
+    return;
+  }
+  req.log.error({ err }, 'unexpected error');
+  if (res.headersSent) return;
+  sendScimError(res, new ScimError(500, undefined, `internal error; quote request id ${req.id} to the operator`));
+};
+
+/** 404 for any path under the SCIM root that no route answers. */
+export const notFoundRoute: RequestHandler = (req, res) => {
+  sendScimError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${req.path}`));
+};

@@ -1,0 +1,91 @@
+// /Groups (RFC 7644 §3.3–3.6). Members are read only when the response includes them.
+import { Router, type Request } from 'express';
+import { applyPatch } from '../scim/patch.js';
+import { extractMembers, normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
+import { parseListParams, type ListParams } from '../scim/listParams.js';
+import { GROUP_RESOURCE } from '../scim/schemas.js';
+import type { Pool } from '../store/pool.js';
+import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
+import { baseUrl, etagOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import { listResponse, projection, sendPatchResult, wants } from './users.js';
+import type { HttpOptions } from './app.js';
+
+const rt = GROUP_RESOURCE;
+
+export async function renderGroups(pool: Pool, req: Request, opts: HttpOptions, rows: GroupRow[], p: Pick<ListParams, 'attributes' | 'excludedAttributes'>) {
+  const base = baseUrl(req, opts.publicUrl);
+  const members = wants(p, 'members') ? await membersOfGroups(pool, rows.map((r) => r.id)) : undefined;
+  return rows.map((row) => {
+    const extras = members
+      ? { members: (members.get(row.id) ?? []).map((m) => ({ value: m.value, display: m.display ?? undefined, $ref: `${base}/${m.type}s/${m.value}`, type: m.type })) }
+      : {};
+    const full = serializeResource(
+      rt,
+      row.resource,
+      { id: row.id, created: row.created, lastModified: row.lastModified, location: `${base}/Groups/${row.id}`, version: etagOf(row.version) },
+      extras,
+    );
+    return projectAttributes(rt, full, p.attributes, p.excludedAttributes);
+  });
+}
+
+export async function listGroupsResponse(pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) {
+  const page = await listGroups(pool, organizationId, p);
+  return listResponse(page.total, await renderGroups(pool, req, opts, page.rows, p), p, page.next);
+}
+
+export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
+  const r = Router({ mergeParams: true });
+  const one = async (req: Request, row: GroupRow) => (await renderGroups(pool, req, opts, [row], projection(req)))[0];
+
+  r.get('/', async (req, res) => {
+    const p = parseListParams(req.query as Record<string, unknown>, rt, opts);
+    sendScim(res, 200, await listGroupsResponse(pool, req, opts, p, req.auth!.organizationId));
+  });
+
+  r.post('/.search', async (req, res) => {
+    const p = parseListParams(req.body ?? {}, rt, opts);
+    sendScim(res, 200, await listGroupsResponse(pool, req, opts, p, req.auth!.organizationId));
+  });
+
+  r.post('/', async (req, res) => {
+    const resource = normalizeResource(rt, req.body, 'create');
+    const row = await createGroup(pool, req.auth!.organizationId, resource, extractMembers(req.body));
+    res.setHeader('Location', `${baseUrl(req, opts.publicUrl)}/Groups/${row.id}`);
+    sendScim(res, 201, await one(req, row), etagOf(row.version));
+  });
+
+  r.get('/:id', async (req, res) => {
+    const row = await getGroup(pool, req.auth!.organizationId, req.params.id!);
+    if (ifNoneMatchHits(req, row.version)) {
+      res.setHeader('ETag', etagOf(row.version));
+      res.status(304).end();
+      return;
+    }
+    sendScim(res, 200, await one(req, row), etagOf(row.version));
+  });
+
+  r.put('/:id', async (req, res) => {
+    const resource = normalizeResource(rt, req.body, 'replace');
+    const members = extractMembers(req.body);
+    const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), () => ({
+      resource,
+      members: { replaceAll: members, add: [], remove: [] },
+    }));
+    sendScim(res, 200, await one(req, row), etagOf(row.version));
+  });
+
+  r.patch('/:id', async (req, res) => {
+    const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
+      const result = applyPatch(rt, cur.resource, req.body);
+      return { resource: result.changed ? result.resource : undefined, members: result.members };
+    });
+    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    await deleteGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req));
+    res.status(204).end();
+  });
+  return r;
+}

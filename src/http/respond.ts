@@ -1,0 +1,34 @@
+// Response helpers: SCIM media type, ETags (RFC 7644 §3.14) and resource locations.
+import type { Request, Response } from 'express';
+import { preconditionFailed } from '../scim/errors.js';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+export const etagOf = (version: string) => `W/"${version}"`;
+
+export function sendScim(res: Response, status: number, body: unknown, etag?: string): void {
+  if (etag) res.setHeader('ETag', etag);
+  res.status(status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+/** The versions an If-Match header accepts, or undefined when any version will do. */
+export function ifMatchVersions(req: Request): string[] | undefined {
+  const header = req.get('if-match');
+  if (!header || header.trim() === '*') return undefined;
+  const versions = header.split(',').map((t) => /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(t)?.[1]);
+  if (versions.some((v) => v === undefined)) throw preconditionFailed(`If-Match header "${header}" is not a list of entity tags`);
+  return versions as string[];
+}
+
+/** True when the If-None-Match header names the current version (→ 304 on GET). */
+export function ifNoneMatchHits(req: Request, version: string): boolean {
+  const header = req.get('if-none-match');
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(t)?.[1] === version);
+}
+
+export function baseUrl(req: Request, publicUrl: string | undefined): string {
+  const root = publicUrl ? publicUrl.replace(/\/$/, '') : `${req.protocol}://${req.get('host')}`;
+  return `${root}/scim/v2/${req.params.org}`;
+}

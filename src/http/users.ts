@@ -1,0 +1,123 @@
+// /Users (RFC 7644 §3.3–3.6).
+import { Router, type Request } from 'express';
+import { applyPatch } from '../scim/patch.js';
+import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
+import { parseListParams, encodeCursor, type ListParams } from '../scim/listParams.js';
+import { LIST_RESPONSE_SCHEMA, USER_RESOURCE } from '../scim/schemas.js';
+import type { Pool } from '../store/pool.js';
+import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type UserRow } from '../store/users.js';
+import { baseUrl, etagOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import type { HttpOptions } from './app.js';
+
+const rt = USER_RESOURCE;
+
+/** Whether a projection will include attribute `name` (so we only load what is returned). */
+export function wants(p: Pick<ListParams, 'attributes' | 'excludedAttributes'>, name: string): boolean {
+  const n = name.toLowerCase();
+  const hit = (list: string[]) => list.some((a) => a.toLowerCase() === n || a.toLowerCase().startsWith(`${n}.`) || a.toLowerCase().endsWith(`:${n}`));
+  if (p.attributes?.length) return hit(p.attributes);
+  return !(p.excludedAttributes && hit(p.excludedAttributes));
+}
+
+export function projection(req: Request): Pick<ListParams, 'attributes' | 'excludedAttributes'> {
+  const split = (v: unknown) => (typeof v === 'string' && v ? v.split(',').map((s) => s.trim().replace(/\[.*\]/, '')) : undefined);
+  return { attributes: split(req.query.attributes), excludedAttributes: split(req.query.excludedAttributes) };
+}
+
+export async function renderUsers(pool: Pool, req: Request, opts: HttpOptions, rows: UserRow[], p: Pick<ListParams, 'attributes' | 'excludedAttributes'>) {
+  const base = baseUrl(req, opts.publicUrl);
+  const groups = wants(p, 'groups') ? await groupsOfUsers(pool, rows.map((r) => r.id)) : new Map();
+  return rows.map((row) => {
+    const full = serializeResource(
+      rt,
+      row.resource,
+      { id: row.id, created: row.created, lastModified: row.lastModified, location: `${base}/Users/${row.id}`, version: etagOf(row.version) },
+      { groups: (groups.get(row.id) ?? []).map((g: { value: string; display: string }) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' })) },
+    );
+    return projectAttributes(rt, full, p.attributes, p.excludedAttributes);
+  });
+}
+
+export async function listUsersResponse(pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) {
+  const page = await listUsers(pool, organizationId, p);
+  const resources = await renderUsers(pool, req, opts, page.rows, p);
+  return listResponse(page.total, resources, p, page.next);
+}
+
+export function listResponse(total: number, resources: unknown[], p: ListParams, next?: { createdAt: string; id: string }) {
+  const body: Record<string, unknown> = { schemas: [LIST_RESPONSE_SCHEMA], totalResults: total, itemsPerPage: resources.length };
+  if (p.cursor === undefined) body.startIndex = p.startIndex;
+  else if (next) body.nextCursor = encodeCursor(next);
+  body.Resources = resources;
+  return body;
+}
+
+export function usersRouter(pool: Pool, opts: HttpOptions): Router {
+  const r = Router({ mergeParams: true });
+  const one = async (req: Request, row: UserRow) => (await renderUsers(pool, req, opts, [row], projection(req)))[0];
+
+  r.get('/', async (req, res) => {
+    const p = parseListParams(req.query as Record<string, unknown>, rt, opts);
+    sendScim(res, 200, await listUsersResponse(pool, req, opts, p, req.auth!.organizationId));
+  });
+
+  r.post('/.search', async (req, res) => {
+    const p = parseListParams(req.body ?? {}, rt, opts);
+    sendScim(res, 200, await listUsersResponse(pool, req, opts, p, req.auth!.organizationId));
+  });
+
+  r.post('/', async (req, res) => {
+    const resource = normalizeResource(rt, req.body, 'create');
+    const { row } = await createUser(pool, req.auth!.organizationId, resource);
+    const body = await one(req, row);
+    res.setHeader('Location', `${baseUrl(req, opts.publicUrl)}/Users/${row.id}`);
+    sendScim(res, 201, body, etagOf(row.version));
+  });
+
+  r.get('/:id', async (req, res) => {
+    const row = await getUser(pool, req.auth!.organizationId, req.params.id!);
+    if (ifNoneMatchHits(req, row.version)) {
+      res.setHeader('ETag', etagOf(row.version));
+      res.status(304).end();
+      return;
+    }
+    sendScim(res, 200, await one(req, row), etagOf(row.version));
+  });
+
+  r.put('/:id', async (req, res) => {
+    const resource = normalizeResource(rt, req.body, 'replace');
+    const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) =>
+      JSON.stringify(cur.resource) === JSON.stringify(resource) ? undefined : resource,
+    );
+    sendScim(res, 200, await one(req, row), etagOf(row.version));
+  });
+
+  r.patch('/:id', async (req, res) => {
+    const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
+      const result = applyPatch(rt, cur.resource, req.body);
+      return result.changed ? result.resource : undefined;
+    });
+    sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    await deleteUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req));
+    res.status(204).end();
+  });
+  return r;
+}
+
+/**
+ * RFC 7644 §3.5.2: a PATCH answers 204, or 200 with the resource — which it MUST when the
+ * request names `attributes`. The Microsoft collection (and Entra) take 204; Okta's SCIM
+ * guide documents "200 OK" with the user for its PATCH calls, so Okta's client gets that.
+ */
+export async function sendPatchResult(req: Request, res: Parameters<Parameters<Router['get']>[1]>[1], etag: string, body: () => Promise<unknown>) {
+  const asked = req.query.attributes !== undefined || req.query.excludedAttributes !== undefined;
+  if (asked || /okta/i.test(req.get('user-agent') ?? '')) {
+    sendScim(res, 200, await body(), etag);
+    return;
+  }
+  res.setHeader('ETag', etag);
+  res.status(204).end();
+}

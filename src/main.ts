@@ -1,0 +1,156 @@
+// Composition root and CLI: parse config, build pool/logger, start the parts.
+//   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
+//   scimsync migrate                     apply migrations
+//   scimsync token create|list|revoke    manage bearer tokens
+import { createServer, type Server } from 'node:http';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { makeLogger } from './log.js';
+import { makeApp } from './http/app.js';
+import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
+import { migrate } from './store/migrate.js';
+import { upsertOrganization } from './store/orgs.js';
+import { makePool, type Pool } from './store/pool.js';
+import { openDatabase, type Database } from './cli/database.js';
+import { parseArgs } from './cli/args.js';
+import { tokenCommand } from './cli/tokens.js';
+
+const HELP = `scimsync — SCIM 2.0 directory sync
+
+  scimsync start [--config <file-or-dir>]   migrate, then serve SCIM at /scim/v2/<org>/
+  scimsync migrate                          apply database migrations
+  scimsync token create <org> [--description text] [--expires-in 90d]
+  scimsync token list <org>
+  scimsync token revoke <org> <prefix>
+
+Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+function endpointFor(config: Config) {
+  const root = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${config.PORT}`;
+  return (org: string) => `${root}/scim/v2/${org}`;
+}
+
+/** Runs fn with a migrated database and pool, releasing both afterwards. */
+async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase(config, log);
+  try {
+    await migrate(db.url, log);
+    const pool = makePool(db.url, config.DATABASE_POOL_SIZE);
+    try {
+      return await fn(pool, db);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await db.stop();
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Serves until the signal aborts, then drains in-flight requests (bounded by the timeout). */
+async function serve(server: Server, signal: AbortSignal, timeoutMs: number, log: Logger): Promise<void> {
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  log.info('shutting down: draining in-flight requests');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => {
+    log.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
+    server.closeAllConnections();
+  }, timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+async function start(argv: string[], config: Config, log: Logger): Promise<number> {
+  const { flags } = parseArgs(argv);
+  const configPath = flags.get('config');
+  const docs: ScimConfigDocument[] = typeof configPath === 'string' ? await loadScimConfigs(configPath) : [DEMO_CONFIG];
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return withDatabase(config, log, async (pool) => {
+    for (const d of docs) await upsertOrganization(pool, d.spec);
+    const app = makeApp({
+      pool,
+      log,
+      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+    });
+    const server = createServer(app);
+    server.keepAliveTimeout = 65_000;
+    await listen(server, config.PORT, config.HOST);
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const endpoint = endpointFor({ ...config, PORT: port });
+    log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
+    for (const d of docs) {
+      err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
+      err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+    }
+    await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    log.info('stopped');
+    return 0;
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out(HELP);
+    return command ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(e.message);
+      return 78; // EX_CONFIG
+    }
+    throw e;
+  }
+  const log = makeLogger(config.LOG_LEVEL);
+  try {
+    switch (command) {
+      case 'start':
+        return await start(rest, config, log);
+      case 'migrate':
+        return await withDatabase(config, log, async () => 0);
+      case 'token':
+        return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      default:
+        err(`unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } finally {
+    log.flush();
+  }
+}
+
+// Run when executed directly (`node dist/main.js start`); bin/scimsync.js imports main().
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      err(e instanceof Error ? e.message : String(e));
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,93 @@
+// Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3; cursors RFC 9865),
+// from a GET query string or a POST /.search body, validated into one shape.
+import { badRequest, ScimError } from './errors.js';
+import { parseFilter, type FilterNode } from './filter.js';
+import { resolvePath, type AttrPath } from './paths.js';
+import type { ResourceTypeDef } from './schemas.js';
+
+export interface ListParams {
+  filter?: FilterNode;
+  sortBy?: AttrPath;
+  sortOrder: 'ascending' | 'descending';
+  startIndex: number;
+  count: number;
+  /** undefined: index paging; null: first page of cursor paging; else the decoded cursor. */
+  cursor?: { createdAt: string; id: string } | null;
+  attributes?: string[];
+  excludedAttributes?: string[];
+}
+
+export interface PagingLimits {
+  defaultCount: number;
+  maxResults: number;
+}
+
+type Raw = Record<string, unknown>;
+
+function pick(raw: Raw, name: string): unknown {
+  // Parameter names are case-insensitive in practice (Entra sends "Count" on some calls).
+  const key = Object.keys(raw).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : raw[key];
+}
+
+function integer(raw: Raw, name: string): number | undefined {
+  const v = pick(raw, name);
+  if (v === undefined || v === '') return undefined;
+  const n = typeof v === 'number' ? v : Number(String(v));
+  if (!Number.isInteger(n)) throw badRequest('invalidValue', `${name} must be an integer, got "${String(v)}"`);
+  return n;
+}
+
+/** attributes / excludedAttributes: comma-separated in a query, an array in a search body. */
+function nameList(raw: Raw, name: string): string[] | undefined {
+  const v = pick(raw, name);
+  if (v === undefined || v === '') return undefined;
+  const items = Array.isArray(v) ? v.map(String) : String(v).split(',');
+  // The Microsoft collection sends "attributes=emails[type eq \"work\"]": a filter is not
+  // part of the attributes grammar (RFC 7644 §3.4.2.5), so we keep the attribute and drop it.
+  return items.map((s) => s.trim().replace(/\[.*\]/, '')).filter(Boolean);
+}
+
+export function encodeCursor(c: { createdAt: string; id: string }): string {
+  return Buffer.from(`${c.createdAt}|${c.id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  const ok = createdAt && id && !Number.isNaN(Date.parse(createdAt.replace(' ', 'T'))) && /^[0-9a-f-]{36}$/i.test(id);
+  if (!ok) throw new ScimError(400, 'invalidCursor', `cursor "${text}" is not one this server issued`);
+  return { createdAt, id };
+}
+
+export function parseListParams(raw: Raw, rt: ResourceTypeDef, limits: PagingLimits): ListParams {
+  const params: ListParams = { sortOrder: 'ascending', startIndex: 1, count: limits.defaultCount };
+  const filter = pick(raw, 'filter');
+  if (filter !== undefined && filter !== '') {
+    if (typeof filter !== 'string') throw badRequest('invalidFilter', 'filter must be a string');
+    params.filter = parseFilter(filter, rt);
+  }
+  const sortBy = pick(raw, 'sortBy');
+  if (sortBy !== undefined && sortBy !== '') {
+    const path = resolvePath(rt, String(sortBy));
+    if (!path) throw badRequest('invalidValue', `sortBy names an unknown attribute "${String(sortBy)}"`);
+    params.sortBy = path;
+  }
+  const order = pick(raw, 'sortOrder');
+  if (order !== undefined && order !== '') {
+    const o = String(order).toLowerCase();
+    if (o !== 'ascending' && o !== 'descending') throw badRequest('invalidValue', `sortOrder must be "ascending" or "descending", got "${String(order)}"`);
+    params.sortOrder = o;
+  }
+  // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0.
+  params.startIndex = Math.max(1, integer(raw, 'startIndex') ?? 1);
+  params.count = Math.min(limits.maxResults, Math.max(0, integer(raw, 'count') ?? limits.defaultCount));
+  const cursor = pick(raw, 'cursor');
+  if (cursor !== undefined) {
+    if (pick(raw, 'startIndex') !== undefined) throw badRequest('invalidValue', 'use either startIndex or cursor paging, not both (RFC 9865)');
+    if (params.sortBy) throw badRequest('invalidValue', 'cursor paging returns resources in creation order; sortBy is not supported with cursor');
+    params.cursor = cursor === '' ? null : decodeCursor(String(cursor));
+  }
+  params.attributes = nameList(raw, 'attributes');
+  params.excludedAttributes = nameList(raw, 'excludedAttributes');
+  return params;
+}

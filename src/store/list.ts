@@ -1,0 +1,74 @@
+// List queries shared by Users and Groups: filter (translated to SQL, never evaluated in
+// memory), sort, index paging (RFC 7644 §3.4.2.4) and cursor paging (RFC 9865).
+import type { FilterNode } from '../scim/filter.js';
+import type { AttrPath } from '../scim/paths.js';
+import { filterToSql, sortExpression, type SqlTarget } from './filterSql.js';
+import type { Queryable } from './pool.js';
+
+export interface ListQuery {
+  filter?: FilterNode;
+  sortBy?: AttrPath;
+  sortOrder?: 'ascending' | 'descending';
+  startIndex: number;
+  count: number;
+  /** Cursor paging: null asks for the first page, a string continues after that key. */
+  cursor?: { createdAt: string; id: string } | null;
+}
+
+export interface ListPage<T> {
+  total: number;
+  rows: T[];
+  /** Cursor paging only: the key after which the next page starts, when there is one. */
+  next?: { createdAt: string; id: string };
+}
+
+export interface ListSpec {
+  target: SqlTarget;
+  /** "scim_users u" */
+  from: string;
+  /** extra predicate, e.g. "u.deleted_at is null" */
+  live: string;
+  select: string;
+}
+
+export async function listRows<T extends { id: string; createdAtKey: string }>(
+  db: Queryable,
+  spec: ListSpec,
+  organizationId: string,
+  q: ListQuery,
+): Promise<ListPage<T>> {
+  const a = spec.target.alias;
+  const params: unknown[] = [organizationId];
+  let where = `${a}.organization_id = $1::uuid and ${spec.live}`;
+  if (q.filter) where += ` and (${filterToSql(q.filter, spec.target, params)})`;
+  const countParams = [...params];
+
+  const { rows: countRows } = await db.query<{ total: string }>(`select count(*) as total from ${spec.from} where ${where}`, countParams);
+  const total = Number(countRows[0]?.total ?? 0);
+  if (q.count === 0) return { total, rows: [] };
+
+  const dir = q.sortOrder === 'descending' ? 'desc' : 'asc';
+  let order = `${a}.created_at ${dir}, ${a}.id ${dir}`;
+  if (q.sortBy) order = `${sortExpression(q.sortBy, spec.target)} ${dir} nulls last, ${order}`;
+
+  let paging: string;
+  if (q.cursor !== undefined) {
+    // Keyset on (created_at, id): stable under inserts and deletes between pages.
+    if (q.cursor) {
+      params.push(q.cursor.createdAt, q.cursor.id);
+      where += ` and (${a}.created_at, ${a}.id) ${dir === 'desc' ? '<' : '>'} ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+    }
+    params.push(q.count + 1);
+    paging = `limit $${params.length}::int`;
+  } else {
+    params.push(q.startIndex - 1, q.count);
+    paging = `offset $${params.length - 1}::int limit $${params.length}::int`;
+  }
+  const { rows } = await db.query<T>(`select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
+  if (q.cursor !== undefined && rows.length > q.count) {
+    rows.length = q.count;
+    const last = rows[rows.length - 1]!;
+    return { total, rows, next: { createdAt: last.createdAtKey, id: last.id } };
+  }
+  return { total, rows };
+}

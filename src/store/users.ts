@@ -1,0 +1,178 @@
+// SCIM users of an organization. Every write also marks the user for reconciliation in the
+// same transaction (DESIGN.md). Deleted users stay as tombstones (deleted_at) so the
+// reconciler still knows they were managed and revokes them.
+import type { PoolClient, Pool, Queryable } from './pool.js';
+import { SQLSTATE, sqlState, withTransaction } from './pool.js';
+import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
+import { markForReconcile } from './reconcileQueue.js';
+import { listRows, type ListPage, type ListQuery } from './list.js';
+import { USERS_SQL } from './filterSql.js';
+
+export interface UserRow {
+  id: string;
+  userName: string;
+  active: boolean;
+  resource: Record<string, unknown>;
+  version: string;
+  created: string;
+  lastModified: string;
+  createdAtKey: string;
+}
+
+/** The columns derived from the stored SCIM resource. */
+function columns(resource: Record<string, unknown>) {
+  return {
+    userName: String(resource.userName),
+    externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
+    displayName: typeof resource.displayName === 'string' ? resource.displayName : null,
+    active: resource.active !== false,
+  };
+}
+
+const SELECT = `u.id, u.user_name as "userName", u.active, u.resource, u.version::text as version,
+  to_json(u.created_at)#>>'{}' as created, to_json(u.last_modified)#>>'{}' as "lastModified",
+  u.created_at::text as "createdAtKey"`;
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
+export async function getUser(db: Queryable, organizationId: string, id: string, forUpdate = false): Promise<UserRow> {
+  if (!isUuid(id)) throw new NotFoundError('User', id);
+  const { rows } = await db.query<UserRow>(
+    `select ${SELECT} from scim_users u
+      where u.organization_id = $1::uuid and u.id = $2::uuid and u.deleted_at is null${forUpdate ? ' for update' : ''}`,
+    [organizationId, id],
+  );
+  if (!rows[0]) throw new NotFoundError('User', id);
+  return rows[0];
+}
+
+function checkVersion(row: UserRow, ifMatch: string[] | undefined) {
+  if (ifMatch !== undefined && !ifMatch.includes(row.version)) throw new VersionMismatchError(row.version);
+}
+
+async function findLiveByUserName(client: PoolClient, organizationId: string, userName: string) {
+  const { rows } = await client.query<UserRow>(
+    `select ${SELECT} from scim_users u
+      where u.organization_id = $1::uuid and lower(u.user_name) = lower($2::text) and u.deleted_at is null for update`,
+    [organizationId, userName],
+  );
+  return rows[0];
+}
+
+const conflictDetail = (userName: string) => `userName "${userName}" is already taken by another User of this organization`;
+
+/**
+ * Creates a user. A POST for the userName of an *inactive* user re-provisions that user
+ * (same id, resource replaced) instead of answering 409: IdPs that re-enable someone they
+ * deactivated by POSTing again would otherwise loop on 409 (RFC 7644 §3.3 leaves it open).
+ * Returns the row and whether it was re-provisioned.
+ */
+export async function createUser(pool: Pool, organizationId: string, resource: Record<string, unknown>): Promise<{ row: UserRow; reprovisioned: boolean }> {
+  const c = columns(resource);
+  return withTransaction(pool, async (client) => {
+    const existing = await findLiveByUserName(client, organizationId, c.userName);
+    if (existing?.active) throw new ConflictError(conflictDetail(c.userName));
+    let row: UserRow;
+    if (existing) {
+      row = await writeUser(client, organizationId, existing.id, resource);
+    } else {
+      try {
+        const { rows } = await client.query<UserRow>(
+          `insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
+           values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb) returning ${SELECT}`,
+          [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
+        );
+        row = rows[0]!;
+      } catch (err) {
+        if (sqlState(err) === SQLSTATE.uniqueViolation) throw new ConflictError(conflictDetail(c.userName));
+        throw err;
+      }
+    }
+    await markForReconcile(client, organizationId, [row.id]);
+    return { row, reprovisioned: Boolean(existing) };
+  });
+}
+
+async function writeUser(client: PoolClient, organizationId: string, id: string, resource: Record<string, unknown>): Promise<UserRow> {
+  const c = columns(resource);
+  try {
+    const { rows } = await client.query<UserRow>(
+      `update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
+              resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
+        where u.organization_id = $1::uuid and u.id = $2::uuid returning ${SELECT}`,
+      [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
+    );
+    return rows[0]!;
+  } catch (err) {
+    if (sqlState(err) === SQLSTATE.uniqueViolation) throw new ConflictError(conflictDetail(c.userName));
+    throw err;
+  }
+}
+
+/**
+ * Replaces (PUT) or patches a user: `change` gets the current resource and returns the new
+ * one, or undefined when nothing changes (no write, no version bump). Runs under a row
+ * lock, so concurrent writers to one user serialise instead of losing updates.
+ */
+export async function updateUser(
+  pool: Pool,
+  organizationId: string,
+  id: string,
+  ifMatch: string[] | undefined,
+  change: (current: UserRow) => Record<string, unknown> | undefined,
+): Promise<UserRow> {
+  return withTransaction(pool, async (client) => {
+    const current = await getUser(client, organizationId, id, true);
+    checkVersion(current, ifMatch);
+    const next = change(current);
+    if (!next) return current;
+    const row = await writeUser(client, organizationId, id, next);
+    await markForReconcile(client, organizationId, [id]);
+    return row;
+  });
+}
+
+/** Deletes a user: tombstone it, drop its group memberships, mark it for reconciliation. */
+export async function deleteUser(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const current = await getUser(client, organizationId, id, true);
+    checkVersion(current, ifMatch);
+    await client.query(`update scim_users set deleted_at = clock_timestamp(), active = false where id = $1::uuid`, [id]);
+    // Membership changes are changes to the groups too (meta.version / lastModified).
+    await client.query(
+      `with gone as (delete from scim_group_members where member_id = $1::uuid returning group_id)
+       update scim_groups g set version = g.version + 1, last_modified = clock_timestamp()
+        where g.id in (select group_id from gone)`,
+      [id],
+    );
+    await markForReconcile(client, organizationId, [id]);
+  });
+}
+
+export async function listUsers(db: Queryable, organizationId: string, q: ListQuery): Promise<ListPage<UserRow>> {
+  return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select: SELECT }, organizationId, q);
+}
+
+export interface GroupRef {
+  userId: string;
+  value: string;
+  display: string;
+}
+
+/** The groups of each user (RFC 7643 §4.1.2 "groups", read-only), for a page of users in one query. */
+export async function groupsOfUsers(db: Queryable, userIds: string[]): Promise<Map<string, GroupRef[]>> {
+  const out = new Map<string, GroupRef[]>();
+  if (!userIds.length) return out;
+  const { rows } = await db.query<GroupRef>(
+    `select m.member_id as "userId", g.id as value, g.display_name as display
+       from scim_group_members m join scim_groups g on g.id = m.group_id
+      where m.member_id = any($1::uuid[]) order by g.display_name`,
+    [userIds],
+  );
+  for (const r of rows) {
+    const list = out.get(r.userId) ?? [];
+    list.push(r);
+    out.set(r.userId, list);
+  }
+  return out;
+}
