@@ -42,9 +42,7 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
       const rows = await listTokens(ctx.pool, org.id);
       ctx.out(['PREFIX', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS', 'DESCRIPTION'].join('\t'));
       for (const t of rows) {
-        const expired = t.expiresAt !== null && Date.parse(t.expiresAt.replace(' ', 'T')) < Date.now();
-        const status = t.revokedAt ? 'revoked' : expired ? 'expired' : 'active';
-        ctx.out([t.prefix, t.createdAt, t.lastUsedAt ?? '-', t.expiresAt ?? 'never', status, t.description ?? ''].join('\t'));
+        ctx.out([t.prefix, t.createdAt, t.lastUsedAt ?? '-', t.expiresAt ?? 'never', t.status, t.description ?? ''].join('\t'));
       }
       return 0;
     }

@@ -54,7 +54,7 @@ export function encodeCursor(c: { createdAt: string; id: string }): string {
 
 function decodeCursor(text: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  const ok = createdAt && id && !Number.isNaN(Date.parse(createdAt.replace(' ', 'T'))) && /^[0-9a-f-]{36}$/i.test(id);
+  const ok = createdAt && id && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$/.test(createdAt) && /^[0-9a-f-]{36}$/i.test(id);
   if (!ok) throw new ScimError(400, 'invalidCursor', `cursor "${text}" is not one this server issued`);
   return { createdAt, id };
 }

@@ -8,6 +8,7 @@ const TOKEN_PATTERN = /^scimsync_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
 
 export interface TokenInfo {
   prefix: string;
+  status: 'active' | 'revoked' | 'expired';
   description: string | null;
   createdAt: string;
   lastUsedAt: string | null;
@@ -46,8 +47,10 @@ export async function createToken(
 
 export async function listTokens(db: Queryable, organizationId: string): Promise<TokenInfo[]> {
   const { rows } = await db.query<TokenInfo>(
-    `select prefix, description, created_at as "createdAt", last_used_at as "lastUsedAt",
-            expires_at as "expiresAt", revoked_at as "revokedAt"
+    `select prefix, description,
+            to_json(created_at)#>>'{}' as "createdAt", to_json(last_used_at)#>>'{}' as "lastUsedAt",
+            to_json(expires_at)#>>'{}' as "expiresAt", to_json(revoked_at)#>>'{}' as "revokedAt",
+            case when revoked_at is not null then 'revoked' when expires_at <= now() then 'expired' else 'active' end as status
        from scim_tokens where organization_id = $1::uuid order by created_at`,
     [organizationId],
   );

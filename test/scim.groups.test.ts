@@ -1,0 +1,152 @@
+// /Groups over real HTTP and Postgres: CRUD, member PATCHes touching only named rows,
+// excludedAttributes=members, big groups and concurrent PATCHes that must not lose members.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+
+let s: TestServer;
+const userIds: string[] = [];
+beforeAll(async () => {
+  s = await startTestServer();
+  for (let i = 0; i < 5; i++) {
+    const res = await s.scim('/Users', { method: 'POST', body: { userName: `g${i}@example.com`, displayName: `G ${i}` } });
+    userIds.push(res.body.id);
+  }
+});
+afterAll(async () => { await s.close(); });
+
+const patch = (id: string, Operations: unknown[], headers?: Record<string, string>) =>
+  s.scim(`/Groups/${id}`, { method: 'PATCH', body: { schemas: [PATCH], Operations }, headers });
+const memberIds = async (id: string) =>
+  ((await s.scim(`/Groups/${id}`)).body.members ?? []).map((m: { value: string }) => m.value).sort();
+
+describe('Groups CRUD', () => {
+  it('creates a group with members and reads it back with display names', async () => {
+    const res = await s.scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: 'Engineering', externalId: 'eng', members: [{ value: userIds[0] }, { value: userIds[1], type: 'User' }] } });
+    expect(res.status).toBe(201);
+    expect(res.body.displayName).toBe('Engineering');
+    expect(res.body.meta.resourceType).toBe('Group');
+    expect(res.body.members).toHaveLength(2);
+    const m0 = res.body.members.find((m: { value: string }) => m.value === userIds[0]);
+    expect(m0).toMatchObject({ value: userIds[0], display: 'G 0', type: 'User' });
+    expect(m0.$ref).toBe(`${s.baseUrl}/Users/${userIds[0]}`);
+    const user = await s.scim(`/Users/${userIds[0]}`);
+    expect(user.body.groups).toEqual([expect.objectContaining({ value: res.body.id, display: 'Engineering' })]);
+  });
+
+  it('rejects members that are not users or groups of the organization', async () => {
+    const res = await s.scim('/Groups', { method: 'POST', body: { displayName: 'Bad', members: [{ value: '00000000-0000-0000-0000-000000000001' }] } });
+    expect(res.status).toBe(400);
+    expect(res.body.scimType).toBe('invalidValue');
+    const { rows } = await s.pool.query(`select count(*)::int as n from scim_groups where display_name = 'Bad'`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('filters groups by displayName and member, and never loads members when excluded', async () => {
+    const eq = await s.scim('/Groups?filter=' + encodeURIComponent('displayName eq "engineering"'));
+    expect(eq.body.totalResults).toBe(1);
+    const byMember = await s.scim('/Groups?filter=' + encodeURIComponent(`members[value eq "${userIds[1]}"]`));
+    expect(byMember.body.totalResults).toBe(1);
+    const ex = await s.scim(`/Groups/${eq.body.Resources[0].id}?excludedAttributes=members`);
+    expect(ex.status).toBe(200);
+    expect(ex.body.members).toBeUndefined();
+    expect(ex.body.displayName).toBe('Engineering');
+  });
+
+  it('replaces a group with PUT (members too) and deletes it', async () => {
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Temp', members: [{ value: userIds[0] }] } })).body;
+    const put = await s.scim(`/Groups/${g.id}`, { method: 'PUT', body: { displayName: 'Temp 2', members: [{ value: userIds[2] }, { value: userIds[3] }] } });
+    expect(put.status).toBe(200);
+    expect(put.body.displayName).toBe('Temp 2');
+    expect(put.body.members.map((m: { value: string }) => m.value).sort()).toEqual([userIds[2], userIds[3]].sort());
+    expect((await s.scim(`/Groups/${g.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await s.scim(`/Groups/${g.id}`)).status).toBe(404);
+  });
+});
+
+describe('PATCH members', () => {
+  let id: string;
+  beforeAll(async () => {
+    id = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Patchable' } })).body.id;
+  });
+
+  it('adds, removes by filter, removes by value list, replaces and removes all', async () => {
+    expect((await patch(id, [{ op: 'add', path: 'members', value: [{ value: userIds[0] }, { value: userIds[1] }, { value: userIds[2] }] }])).status).toBe(204);
+    expect(await memberIds(id)).toEqual([userIds[0], userIds[1], userIds[2]].sort());
+    await patch(id, [{ op: 'remove', path: `members[value eq "${userIds[0]}"]` }]);
+    expect(await memberIds(id)).toEqual([userIds[1], userIds[2]].sort());
+    await patch(id, [{ op: 'Remove', path: 'members', value: [{ value: userIds[1] }] }]);
+    expect(await memberIds(id)).toEqual([userIds[2]]);
+    await patch(id, [{ op: 'replace', path: 'members', value: [{ value: userIds[3] }, { value: userIds[4] }] }]);
+    expect(await memberIds(id)).toEqual([userIds[3], userIds[4]].sort());
+    await patch(id, [{ op: 'remove', path: 'members' }]);
+    expect(await memberIds(id)).toEqual([]);
+  });
+
+  it('applies all operations or none', async () => {
+    await patch(id, [{ op: 'add', path: 'members', value: [{ value: userIds[0] }] }]);
+    const res = await patch(id, [
+      { op: 'add', path: 'members', value: [{ value: userIds[1] }] },
+      { op: 'replace', path: 'displayName', value: 'Renamed' },
+      { op: 'add', path: 'members', value: [{ value: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }] },
+    ]);
+    expect(res.status).toBe(400);
+    expect(await memberIds(id)).toEqual([userIds[0]]);
+    expect((await s.scim(`/Groups/${id}`)).body.displayName).toBe('Patchable');
+  });
+
+  it('touches only the member rows a PATCH names', async () => {
+    const before = await s.pool.query('select member_id, added_at from scim_group_members where group_id = $1', [id]);
+    await patch(id, [{ op: 'add', path: 'members', value: [{ value: userIds[2] }] }]);
+    const after = await s.pool.query('select member_id, added_at from scim_group_members where group_id = $1 and member_id = $2', [id, userIds[0]]);
+    expect(after.rows[0].added_at).toBe(before.rows[0].added_at);
+  });
+});
+
+describe('large groups and concurrency', () => {
+  it('holds 20,000 members added in PATCHes of 1,000 and serves the group without them', async () => {
+    const { rows } = await s.pool.query(
+      `insert into scim_users (organization_id, user_name, resource)
+       select $1::uuid, 'bulk' || i || '@example.com', jsonb_build_object('userName', 'bulk' || i || '@example.com')
+         from generate_series(1, 20000) i returning id`,
+      [s.organizationId],
+    );
+    const ids = rows.map((r) => r.id as string);
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Everyone' } })).body;
+    for (let i = 0; i < ids.length; i += 1000) {
+      const res = await patch(g.id, [{ op: 'add', path: 'members', value: ids.slice(i, i + 1000).map((value) => ({ value })) }]);
+      expect(res.status).toBe(204);
+    }
+    const count = await s.pool.query('select count(*)::int as n from scim_group_members where group_id = $1', [g.id]);
+    expect(count.rows[0].n).toBe(20000);
+    const lean = await s.scim(`/Groups/${g.id}?excludedAttributes=members`);
+    expect(lean.status).toBe(200);
+    expect(lean.text.length).toBeLessThan(2000);
+    const removed = await patch(g.id, [{ op: 'remove', path: `members[value eq "${ids[123]}"]` }]);
+    expect(removed.status).toBe(204);
+    const after = await s.pool.query('select count(*)::int as n from scim_group_members where group_id = $1', [g.id]);
+    expect(after.rows[0].n).toBe(19999);
+  });
+
+  it('loses no member when 50 PATCHes add members to one group in parallel', async () => {
+    const { rows } = await s.pool.query(
+      `insert into scim_users (organization_id, user_name, resource)
+       select $1::uuid, 'par' || i || '@example.com', jsonb_build_object('userName', 'par' || i || '@example.com')
+         from generate_series(1, 50) i returning id`,
+      [s.organizationId],
+    );
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Parallel' } })).body;
+    const results = await Promise.all(rows.map((r) => patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: r.id }] }])));
+    expect(results.map((r) => r.status)).toEqual(rows.map(() => 204));
+    expect((await memberIds(g.id)).length).toBe(50);
+    // and removing them in parallel, mixed with adds of new ones, ends exactly right
+    const mixed = await Promise.all(rows.map((r, i) => (i % 2 ? patch(g.id, [{ op: 'remove', path: `members[value eq "${r.id}"]` }]) : patch(g.id, [{ op: 'add', path: 'members', value: [{ value: userIds[i % 5] }] }]))));
+    expect(mixed.every((r) => r.status === 204)).toBe(true);
+    const expected = new Set([...rows.filter((_, i) => i % 2 === 0).map((r) => r.id as string), ...userIds]);
+    expect(await memberIds(g.id)).toEqual([...expected].sort());
+    const version = (await s.scim(`/Groups/${g.id}`)).body.meta.version;
+    expect(version).toMatch(/^W\/"\d+"$/);
+  });
+});
