@@ -1,0 +1,98 @@
+// Group membership changes. Members are not part of the stored Group document (they live in
+// their own table), so PATCH operations on "members" fold into one MemberChanges, in order:
+// a member added then removed in the same request ends up removed, and vice versa (Okta's
+// group push sends a remove-by-filter and an add in one PATCH; test/patch.test.ts "Okta: …").
+import { badRequest } from '../errors.js';
+import { type MemberRef, toMemberRefs } from '../resource.js';
+import type { FilterNode, PatchOpName, PatchState } from './types.js';
+import type { AttributeDef } from '../schemas.js';
+
+/**
+ * What the store does, touching only the rows named. Invariants: at most one of replaceAll /
+ * removeAll is set; when either is, `remove` is empty; when replaceAll is set, `add` is empty.
+ *   replaceAll: the membership becomes exactly this list.
+ *   removeAll:  delete every member, then insert `add`.
+ *   otherwise:  delete `remove`, then insert `add` (skipping existing rows).
+ */
+export interface MemberChanges {
+  replaceAll?: MemberRef[];
+  add: MemberRef[];
+  remove: string[];
+  removeAll?: boolean;
+}
+
+export const emptyMemberChanges = (): MemberChanges => ({ add: [], remove: [] });
+
+export const hasMemberChanges = (c: MemberChanges | undefined): boolean =>
+  !!c && (c.replaceAll !== undefined || !!c.removeAll || c.add.length > 0 || c.remove.length > 0);
+
+export function addMembers(c: MemberChanges, refs: MemberRef[]): void {
+  const list = c.replaceAll ?? c.add;
+  for (const ref of refs) {
+    c.remove = c.remove.filter((id) => id !== ref.value);
+    if (!list.some((m) => m.value === ref.value)) list.push(ref);
+  }
+}
+
+export function removeMembers(c: MemberChanges, ids: string[]): void {
+  for (const id of ids) {
+    c.add = c.add.filter((m) => m.value !== id);
+    if (c.replaceAll) c.replaceAll = c.replaceAll.filter((m) => m.value !== id);
+    else if (!c.removeAll && !c.remove.includes(id)) c.remove.push(id);
+  }
+}
+
+export function removeAllMembers(c: MemberChanges): void {
+  delete c.replaceAll;
+  c.removeAll = true;
+  c.add = [];
+  c.remove = [];
+}
+
+export function replaceAllMembers(c: MemberChanges, refs: MemberRef[]): void {
+  delete c.removeAll;
+  c.replaceAll = [...refs];
+  c.add = [];
+  c.remove = [];
+}
+
+/**
+ * The member ids a filter such as `value eq "a" or value eq "b"` names. Only that shape can be
+ * resolved without reading the membership table; anything else is refused rather than guessed.
+ */
+export function memberIdsFromFilter(node: FilterNode): string[] {
+  if (node.kind === 'or') return [...memberIdsFromFilter(node.left), ...memberIdsFromFilter(node.right)];
+  if (node.kind === 'compare' && node.op === 'eq' && (node.path.sub ?? node.path.attribute).name === 'value') {
+    if (typeof node.value === 'string' || typeof node.value === 'number') return [String(node.value)];
+  }
+  throw badRequest('invalidFilter', 'A members filter must be of the form value eq "id" [or value eq "id" …]');
+}
+
+/** The value of a remove on "members": Entra names members to drop as [{value}]; none means all. */
+export function removeMembersByValue(c: MemberChanges, value: unknown): void {
+  if (value === undefined || value === null) removeAllMembers(c);
+  else removeMembers(c, toMemberRefs(value).map((m) => m.value));
+}
+
+/**
+ * One operation whose path is "members" (or a pathless {"members": …}). Member sub-attributes
+ * are immutable (RFC 7643 §4.2), so only whole members can be added, replaced or removed.
+ */
+export function applyMembersOp(
+  state: PatchState,
+  op: PatchOpName,
+  filter: FilterNode | undefined,
+  sub: AttributeDef | undefined,
+  value: unknown,
+): void {
+  const c = (state.members ??= emptyMemberChanges());
+  if (sub || (filter && op !== 'remove')) {
+    throw badRequest('mutability', 'Group members can only be added, replaced or removed as a whole');
+  }
+  // RFC 7644 §3.5.2.2: remove members[value eq "id"]. A member that is not there is not an
+  // error: the engine cannot see the membership table and IdPs retry removals.
+  if (filter) removeMembers(c, memberIdsFromFilter(filter));
+  else if (op === 'add') addMembers(c, toMemberRefs(value));
+  else if (op === 'replace') replaceAllMembers(c, toMemberRefs(value));
+  else removeMembersByValue(c, value);
+}

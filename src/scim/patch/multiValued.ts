@@ -1,0 +1,87 @@
+// PATCH on a multi-valued complex attribute through a value filter, e.g.
+// emails[type eq "work"].value (RFC 7644 §3.5.2.1–3).
+import { badRequest } from '../errors.js';
+import { matchesValueFilter } from '../filter.js';
+import { type Json, coerceAttribute, isObject } from '../resource.js';
+import type { AttributeDef } from '../schemas.js';
+import type { FilterNode, PatchOpName } from './types.js';
+
+/**
+ * RFC 7644 §3.5.2: setting "primary" to true on one value makes the server set it false on all
+ * others. `preferred` are the elements this operation wrote; the first primary one among them wins.
+ */
+export function preferPrimary(items: unknown[], preferred: unknown[]): unknown[] {
+  const winner = preferred.find((x) => isObject(x) && x.primary === true);
+  if (!winner) return items;
+  return items.map((x) => (x !== winner && isObject(x) && x.primary === true ? { ...x, primary: false } : x));
+}
+
+/** The element an `and` of `sub eq literal` comparisons describes: {type: "work"}. */
+function literalsOf(node: FilterNode): Json | undefined {
+  if (node.kind === 'and') {
+    const l = literalsOf(node.left);
+    const r = literalsOf(node.right);
+    return l && r ? { ...l, ...r } : undefined;
+  }
+  if (node.kind === 'compare' && node.op === 'eq' && node.value !== null) {
+    return { [(node.path.sub ?? node.path.attribute).name]: node.value };
+  }
+  return undefined;
+}
+
+const single = (def: AttributeDef): AttributeDef => ({ ...def, multiValued: false });
+
+function noTarget(label: string): never {
+  throw badRequest('noTarget', `No value of ${label} matches the filter`);
+}
+
+/**
+ * Applies add/replace/remove to the elements of holder[def.name] the filter selects, or to
+ * their `sub` attribute. Returns the new list (undefined = attribute unassigned).
+ */
+export function applyFiltered(
+  items: unknown[],
+  def: AttributeDef,
+  filter: FilterNode,
+  sub: AttributeDef | undefined,
+  op: PatchOpName,
+  value: unknown,
+): unknown[] | undefined {
+  const label = sub ? `${def.name}.${sub.name}` : def.name;
+  const hits = items.filter((el) => isObject(el) && matchesValueFilter(filter, el));
+  if (!hits.length) {
+    // RFC 7644 §3.5.2.3 and Table 9 make a filter that matches nothing a noTarget error. For
+    // "add" with a sub-attribute and an eq filter (Entra: Add phoneNumbers[type eq "mobile"].value
+    // on a user without one) §3.5.2.1's "if the target location does not exist, the attribute
+    // and value are added" applies: the element the filter describes is created.
+    const literals = op === 'add' && sub ? literalsOf(filter) : undefined;
+    if (!literals || !sub) return noTarget(label);
+    if (value === null) return items; // adding nothing
+    const created = coerceAttribute(single(def), { ...literals, [sub.name]: value }, def.name);
+    return created === undefined ? items : preferPrimary([...items, created], [created]);
+  }
+  const written: unknown[] = [];
+  const out: unknown[] = [];
+  for (const el of items) {
+    if (!hits.includes(el)) out.push(el);
+    else {
+      const next = rewrite(el as Json, def, sub, op, value, label);
+      if (next !== undefined) out.push(next), written.push(next);
+    }
+  }
+  return out.length ? preferPrimary(out, written) : undefined;
+}
+
+/** The new value of one matched element; undefined drops it. */
+function rewrite(el: Json, def: AttributeDef, sub: AttributeDef | undefined, op: PatchOpName, value: unknown, label: string) {
+  if (sub) {
+    const { [sub.name]: _dropped, ...rest } = el;
+    if (op === 'remove') return Object.keys(rest).length ? rest : undefined;
+    const v = coerceAttribute(sub, value, label);
+    return v === undefined ? rest : { ...rest, [sub.name]: v };
+  }
+  if (op === 'remove') return undefined;
+  const v = coerceAttribute(single(def), value, label) as Json | undefined;
+  // add merges the given sub-attributes into each match; replace replaces each match (§3.5.2.3).
+  return op === 'add' ? { ...el, ...v } : v;
+}
