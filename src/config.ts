@@ -29,6 +29,28 @@ export const configSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
   /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */
   RECONCILER_ENABLED: bool.default(true),
+  /** Identifies this reconciler in reconcile_queue.locked_by and events; host:pid when unset. */
+  RECONCILER_WORKER_ID: z.string().min(1).optional(),
+  /** Per-user items processed at once by one process. */
+  RECONCILER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Organization passes (full resyncs) run at once by one process. */
+  RECONCILER_RESYNC_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** Target calls in flight within one organization pass. */
+  RECONCILER_APPLY_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Poll interval for due items when no NOTIFY arrives (retries, resyncs, a lost listener). */
+  RECONCILER_POLL_MS: z.coerce.number().int().positive().default(1000),
+  /** A claimed item whose worker stopped heart-beating for this long is claimed again. */
+  RECONCILER_LEASE_MS: z.coerce.number().int().positive().default(30_000),
+  /** Backoff of a failed item: base × 2^(attempts−1) with jitter, capped at max. */
+  RECONCILER_RETRY_BASE_MS: z.coerce.number().int().positive().default(1000),
+  RECONCILER_RETRY_MAX_MS: z.coerce.number().int().positive().default(300_000),
+  /** From this many failed attempts on, an item is reported as failing (error log, metric). */
+  RECONCILER_FAILING_AFTER: z.coerce.number().int().positive().default(5),
+  /** Rows per page when streaming the desired state of an organization. */
+  RECONCILER_PAGE_SIZE: z.coerce.number().int().positive().default(1000),
+  RECONCILER_EVENTS_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
+  /** Where Kubernetes Secrets named by tokenSecretRef / urlSecretRef are mounted (<dir>/<name>/<key>). */
+  RECONCILER_SECRETS_DIR: z.string().min(1).default('/var/run/secrets/scimsync'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -52,4 +74,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   return parsed.data;
+}
+
+/**
+ * Reads one variable named at run time by a ScimConfig (spec.target.http.tokenEnv,
+ * spec.target.postgres.connection.urlEnv), so this stays the only file touching process.env.
+ */
+export function readEnvSecret(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = env[name];
+  return v === '' ? undefined : v;
 }

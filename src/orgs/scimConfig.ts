@@ -12,10 +12,101 @@ export const organizationSlug = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters');
 
-/** spec fields. The reconciler issue adds roleMappings, target, guard rails, … here. */
+/** A duration such as "250ms", "30s", "5m", "1h", "1d"; parsed to milliseconds. */
+export const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "30s", "5m" or "1h"' });
+      return z.NEVER;
+    }
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Math.round(Number(m[1]) * unit);
+  });
+
+/** Maps an IdP group (displayName, case-insensitively, or externalId) to an application role. */
+export const roleMapping = z.object({
+  group: z.string().min(1),
+  role: z.string().min(1),
+  teams: z.array(z.string().min(1)).default([]),
+});
+
+const secretRef = z.object({ name: z.string().min(1), key: z.string().min(1) });
+
+export const httpTargetSpec = z.object({
+  baseUrl: z.string().url(),
+  /** The {organization} path segment; the organization slug when unset. */
+  organization: z.string().min(1).optional(),
+  /** Local mode: the bearer token itself, or the name of an environment variable holding it. */
+  token: z.string().min(1).optional(),
+  tokenEnv: z.string().min(1).optional(),
+  /** Kubernetes: a Secret key, mounted under RECONCILER_SECRETS_DIR/<name>/<key>. */
+  tokenSecretRef: secretRef.optional(),
+  timeout: duration.prefault('10s'),
+  maxRetries: z.number().int().min(0).max(20).default(5),
+  /** First retry delay; doubled per attempt, full jitter, capped at 10s. */
+  retryBaseDelay: duration.prefault('200ms'),
+  /** A Retry-After longer than this is not waited for in-process: the item is requeued instead. */
+  maxRetryAfter: duration.prefault('30s'),
+  pageSize: z.number().int().positive().max(10_000).default(500),
+});
+
+export const postgresTargetSpec = z.object({
+  /** The application's database; the scimsync database itself when unset. */
+  connection: z
+    .object({ url: z.string().min(1).optional(), urlEnv: z.string().min(1).optional(), urlSecretRef: secretRef.optional() })
+    .optional(),
+  /** Table name, optionally schema-qualified ("app.memberships"). Needs a unique key on (organization, email). */
+  table: z.string().min(1).default('app_memberships'),
+  columns: z
+    .object({
+      organization: z.string().min(1).default('organization'),
+      email: z.string().min(1).default('email'),
+      role: z.string().min(1).default('role'),
+      /** A text[] column; omit when the application has no teams. */
+      teams: z.string().min(1).nullable().default('teams'),
+      displayName: z.string().min(1).nullable().default(null),
+      externalId: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
+  /** Value written to the organization column; the organization slug when unset. */
+  organizationValue: z.string().min(1).optional(),
+  pageSize: z.number().int().positive().max(10_000).default(1000),
+});
+
+export const targetSpec = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('http'), http: httpTargetSpec }),
+  z.object({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}) }),
+]);
+
+/**
+ * Revocations allowed per sliding window before the rest are held for `scimsync approve`:
+ * the larger of maxCount and ceil(maxFraction × members); either may be null to use only the other.
+ */
+export const revocationGuard = z.object({
+  enabled: z.boolean().default(true),
+  maxFraction: z.number().min(0).max(1).nullable().default(0.1),
+  maxCount: z.number().int().min(0).nullable().default(10),
+  window: duration.prefault('1h'),
+});
+
+/** spec fields: the organization and the reconciler's configuration (issue 3). */
 export const scimConfigSpec = z
   .object({
     organization: organizationSlug,
+    roleMappings: z.array(roleMapping).default([]),
+    defaultRole: z.string().min(1).default('member'),
+    /** allUsers: every active user is a member; mappedGroupsOnly: only users in a mapped group. */
+    membership: z.enum(['allUsers', 'mappedGroupsOnly']).default('allUsers'),
+    protectedMembers: z.array(z.string().min(1)).default([]),
+    revokeUnmanaged: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+    resyncInterval: duration.prefault('5m'),
+    revocationGuard: revocationGuard.prefault({}),
+    /** The application's memberships; the reference table app_memberships when unset. */
+    target: targetSpec.prefault({ type: 'postgres', postgres: {} }),
   })
   .passthrough();
 
@@ -26,8 +117,14 @@ export const scimConfigDocument = z.object({
   spec: scimConfigSpec,
 });
 
-export type ScimConfigSpec = z.infer<typeof scimConfigSpec>;
-export type ScimConfigDocument = z.infer<typeof scimConfigDocument>;
+// The document types are the *input* shapes (what a YAML file or CR holds; every reconciler
+// field optional). The reconciler re-parses organizations.spec into ResolvedScimConfigSpec.
+export type ScimConfigSpec = z.input<typeof scimConfigSpec>;
+export type ScimConfigDocument = z.input<typeof scimConfigDocument>;
+export type ResolvedScimConfigSpec = z.output<typeof scimConfigSpec>;
+export type TargetSpec = z.output<typeof targetSpec>;
+export type HttpTargetSpec = z.output<typeof httpTargetSpec>;
+export type PostgresTargetSpec = z.output<typeof postgresTargetSpec>;
 
 export const DEMO_CONFIG: ScimConfigDocument = {
   apiVersion: API_VERSION,

@@ -1,0 +1,133 @@
+// CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
+import type { Logger } from 'pino';
+import { loadConfig } from '../config.js';
+import type { Pool } from '../store/pool.js';
+import { makeTargetResolver } from '../targets/index.js';
+import { loadOrganization, resolveMappedGroups } from './desired.js';
+import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
+import { planOrganization } from './planStream.js';
+import { failingItems, markOrganization } from './queue.js';
+import { startReconciler } from './worker.js';
+
+export interface CommandContext {
+  pool: Pool;
+  databaseUrl: string;
+  log: Logger;
+  out: (line: string) => void;
+  signal: AbortSignal;
+}
+
+type Command = (args: string[], ctx: CommandContext) => Promise<number>;
+
+function flags(args: string[]): { positional: string[]; opts: Map<string, string | true> } {
+  const positional: string[] = [];
+  const opts = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) positional.push(a);
+    else if (a.includes('=')) opts.set(a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
+    else if (a === '--limit' && args[i + 1] !== undefined) opts.set('limit', args[++i]);
+    else opts.set(a.slice(2), true);
+  }
+  return { positional, opts };
+}
+
+async function orgOrFail(ctx: CommandContext, slug: string | undefined, usage: string) {
+  if (!slug) {
+    ctx.out(`usage: ${usage}`);
+    return undefined;
+  }
+  const org = await loadOrganization(ctx.pool, slug);
+  if (!org) ctx.out(`organization "${slug}" not found`);
+  return org;
+}
+
+const reconcile: Command = async (args, ctx) => {
+  const { opts } = flags(args);
+  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, once: opts.has('once') });
+  return 0;
+};
+
+const plan: Command = async (args, ctx) => {
+  const { positional, opts } = flags(args);
+  const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
+  if (!org) return 2;
+  const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: loadConfig().RECONCILER_SECRETS_DIR });
+  try {
+    const target = await targets.targetFor(org);
+    const groups = await resolveMappedGroups(ctx.pool, org);
+    const { plan: p, actualCount, desiredCount } = await planOrganization(ctx.pool, org, groups, target, loadConfig().RECONCILER_PAGE_SIZE, ctx.signal);
+    const guard = org.spec.revocationGuard;
+    const holds = await listHolds(ctx.pool, org.id);
+    const approved = new Set(holds.filter((h) => h.approvedAt).map((h) => h.email));
+    const unapproved = p.revocations.filter((r) => !approved.has(r.email)).length;
+    const decision = decideGuard(guard, actualCount, await revokedInWindow(ctx.pool, org.id, guard.window), unapproved);
+    const failing = await failingItems(ctx.pool, org.id);
+    if (opts.has('json')) {
+      ctx.out(JSON.stringify({ organization: org.slug, target: target.kind, dryRun: org.spec.dryRun, desiredCount, actualCount, plan: p, guard: decision, holds, failing }, null, 2));
+      return 0;
+    }
+    ctx.out(`organization ${org.slug} (target ${target.kind}${org.spec.dryRun ? ', dry run' : ''}): ${desiredCount} desired, ${actualCount} in the target`);
+    for (const g of p.grants) ctx.out(`  + grant   ${g.email} role=${g.role}${g.teams.length ? ` teams=${g.teams.join(',')}` : ''}`);
+    for (const u of p.updates) ctx.out(`  ~ update  ${u.member.email} role ${u.from.role}→${u.member.role} teams [${u.from.teams.join(',')}]→[${u.member.teams.join(',')}]`);
+    for (const r of p.revocations) ctx.out(`  - revoke  ${r.email} (${r.reason})${decision.hold && !approved.has(r.email) ? ' HELD' : ''}`);
+    for (const u of p.unmanaged) ctx.out(`  ? unmanaged ${u.email} role=${u.role}${org.spec.revokeUnmanaged ? '' : ' (reported only)'}`);
+    for (const e of p.protectedKept) ctx.out(`  = protected ${e} (kept)`);
+    if (!p.grants.length && !p.updates.length && !p.revocations.length) ctx.out('  nothing to do');
+    if (decision.hold) ctx.out(`revocation guard: ${unapproved} revocation(s) + ${decision.revokedInWindow} in the window exceed the limit of ${decision.limit}; run \`scimsync approve ${org.slug}\``);
+    if (holds.length) ctx.out(`held revocations: ${holds.length} (${holds.filter((h) => h.approvedAt).length} approved)`);
+    for (const f of failing) ctx.out(`failing: ${f.userId ? `user ${f.userId}` : 'organization pass'}, ${f.attempts} attempt(s), next ${f.runAt}: ${f.lastError}`);
+    return 0;
+  } finally {
+    await targets.close();
+  }
+};
+
+const approve: Command = async (args, ctx) => {
+  const org = await orgOrFail(ctx, flags(args).positional[0], 'scimsync approve <organization>');
+  if (!org) return 2;
+  const n = await approveHolds(ctx.pool, org.id);
+  await markOrganization(ctx.pool, org.id);
+  ctx.out(n ? `approved ${n} held revocation(s) of ${org.slug}; the next pass applies them` : `no held revocations for ${org.slug}`);
+  return 0;
+};
+
+interface EventRow {
+  at: string;
+  email: string;
+  operation: string;
+  result: string;
+  role: string | null;
+  reason: string | null;
+  error: string | null;
+  latencyMs: number | null;
+  durationMs: number | null;
+}
+
+const events: Command = async (args, ctx) => {
+  const { positional, opts } = flags(args);
+  const org = await orgOrFail(ctx, positional[0], 'scimsync events <organization> [--limit N] [--json]');
+  if (!org) return 2;
+  const limit = Number(opts.get('limit') ?? 50);
+  if (!Number.isInteger(limit) || limit <= 0) {
+    ctx.out('--limit must be a positive integer');
+    return 2;
+  }
+  const { rows } = await ctx.pool.query<EventRow>(
+    `select at, email, operation, result, role, reason, error, latency_ms as "latencyMs", duration_ms as "durationMs"
+       from reconcile_events where organization_id = $1::uuid order by at desc, id desc limit $2::int`,
+    [org.id, limit],
+  );
+  if (opts.has('json')) {
+    for (const r of rows) ctx.out(JSON.stringify(r));
+    return 0;
+  }
+  const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}ms`);
+  for (const r of rows) {
+    ctx.out(`${r.at}  ${r.operation.padEnd(6)} ${r.result.padEnd(8)} ${r.email}${r.role ? ` role=${r.role}` : ''}${r.reason ? ` (${r.reason})` : ''}  latency=${ms(r.latencyMs)} call=${ms(r.durationMs)}${r.error ? `  error: ${r.error}` : ''}`);
+  }
+  if (!rows.length) ctx.out(`no events for ${org.slug}`);
+  return 0;
+};
+
+export const reconcilerCommands: Record<'reconcile' | 'plan' | 'approve' | 'events', Command> = { reconcile, plan, approve, events };

@@ -1,0 +1,107 @@
+// The revocation guard: a pass may revoke at most max(maxCount, ceil(maxFraction × members))
+// members per sliding window (revocations already applied in the window count, approved ones
+// do not). Per-user passes and full passes share the window, so a mass deprovisioning that
+// arrives as thousands of single-user SCIM writes is held as surely as one big diff.
+import type { ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
+import type { Queryable } from '../store/pool.js';
+
+export type GuardSpec = ResolvedScimConfigSpec['revocationGuard'];
+
+export function revocationLimit(guard: GuardSpec, memberCount: number): number {
+  if (!guard.enabled || (guard.maxCount === null && guard.maxFraction === null)) return Infinity;
+  const byFraction = guard.maxFraction === null ? 0 : Math.ceil(guard.maxFraction * memberCount);
+  return Math.max(guard.maxCount ?? 0, byFraction);
+}
+
+export interface GuardDecision {
+  limit: number;
+  revokedInWindow: number;
+  /** True: hold the (unapproved) revocations of this pass. */
+  hold: boolean;
+}
+
+/** Pure: whether `planned` more revocations fit in the window. */
+export function decideGuard(guard: GuardSpec, memberCount: number, revokedInWindow: number, planned: number): GuardDecision {
+  const limit = revocationLimit(guard, memberCount);
+  return { limit, revokedInWindow, hold: planned > 0 && revokedInWindow + planned > limit };
+}
+
+export async function revokedInWindow(db: Queryable, organizationId: string, windowMs: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from reconcile_events
+      where organization_id = $1::uuid and operation = 'revoke' and result = 'ok' and not approved
+        and at > clock_timestamp() - make_interval(secs => $2::double precision / 1000)`,
+    [organizationId, windowMs],
+  );
+  return rows[0].n;
+}
+
+/** Members the guard's fraction refers to: the target's count at the last full pass, else live active users. */
+export async function memberCount(db: Queryable, organizationId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select coalesce((select member_count from reconcile_status where organization_id = $1::uuid),
+                     (select count(*)::int from scim_users where organization_id = $1::uuid and deleted_at is null and active)) as n`,
+    [organizationId],
+  );
+  return rows[0].n;
+}
+
+export interface Hold {
+  email: string;
+  reason: string;
+  heldAt: string;
+  approvedAt: string | null;
+}
+
+export async function listHolds(db: Queryable, organizationId: string): Promise<Hold[]> {
+  const { rows } = await db.query<Hold>(
+    `select email, reason, held_at as "heldAt", approved_at as "approvedAt" from reconcile_holds
+      where organization_id = $1::uuid order by email`,
+    [organizationId],
+  );
+  return rows;
+}
+
+/** Records holds; returns the emails newly held (not held before). */
+export async function addHolds(db: Queryable, organizationId: string, holds: { email: string; reason: string }[]): Promise<string[]> {
+  if (holds.length === 0) return [];
+  const { rows } = await db.query<{ email: string }>(
+    `insert into reconcile_holds (organization_id, email, reason)
+     select $1::uuid, h.email, h.reason from unnest($2::text[], $3::text[]) as h(email, reason)
+     on conflict (organization_id, email) do nothing
+     returning email`,
+    [organizationId, holds.map((h) => h.email), holds.map((h) => h.reason)],
+  );
+  return rows.map((r) => r.email);
+}
+
+/** Emails whose held revocation an admin approved. */
+export async function approvedEmails(db: Queryable, organizationId: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ email: string }>(
+    `select email from reconcile_holds where organization_id = $1::uuid and approved_at is not null`,
+    [organizationId],
+  );
+  return new Set(rows.map((r) => r.email));
+}
+
+/** Drops holds on emails a pass no longer wants to revoke (keep: emails still to revoke; null: drop one email). */
+export async function dropHolds(db: Queryable, organizationId: string, keep: string[] | null, email?: string): Promise<void> {
+  if (keep === null) await db.query(`delete from reconcile_holds where organization_id = $1::uuid and email = $2::text`, [organizationId, email]);
+  else await db.query(`delete from reconcile_holds where organization_id = $1::uuid and email <> all($2::text[])`, [organizationId, keep]);
+}
+
+export async function approveHolds(db: Queryable, organizationId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `update reconcile_holds set approved_at = clock_timestamp() where organization_id = $1::uuid and approved_at is null`,
+    [organizationId],
+  );
+  return rowCount ?? 0;
+}
+
+export async function countHolds(db: Queryable, organizationId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from reconcile_holds where organization_id = $1::uuid and approved_at is null`,
+    [organizationId],
+  );
+  return rows[0].n;
+}

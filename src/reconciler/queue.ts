@@ -1,0 +1,149 @@
+// The work queue (reconcile_queue): rows are keys, never payloads. Claimed with
+// FOR UPDATE SKIP LOCKED so replicas share work without a leader; a claim is a lease kept
+// alive by heartbeats, so a crashed worker's items are claimed again once it expires.
+import type { Queryable } from '../store/pool.js';
+
+export interface WorkItem {
+  id: string;
+  organizationId: string;
+  /** null: the whole organization. */
+  userId: string | null;
+  /** Earliest unreconciled desired-state change (the latency origin). */
+  changedAt: string;
+  revision: string;
+  attempts: number;
+  resync: boolean;
+  /** When this worker claimed it. */
+  lockedAt: string;
+}
+
+/** True when the item carries a desired-state change (not only a scheduled resync). */
+export const isChange = (item: WorkItem): boolean => !item.resync || Number(item.revision) > 1;
+
+export async function claimItems(db: Queryable, workerId: string, kind: 'user' | 'organization', limit: number, leaseMs: number): Promise<WorkItem[]> {
+  if (limit <= 0) return [];
+  const { rows } = await db.query<WorkItem>(
+    `with c as (
+       select id from reconcile_queue
+        where run_at <= clock_timestamp()
+          and (locked_at is null or locked_at < clock_timestamp() - make_interval(secs => $4::double precision / 1000))
+          and (user_id is null) = $3::boolean
+        order by run_at, id
+        limit $2::int
+        for update skip locked
+     )
+     update reconcile_queue q
+        set locked_by = $1::text, locked_at = clock_timestamp(), attempts = q.attempts + 1
+       from c where q.id = c.id
+     returning q.id, q.organization_id as "organizationId", q.user_id as "userId", q.changed_at as "changedAt",
+               q.revision, q.attempts, q.resync, q.locked_at as "lockedAt"`,
+    [workerId, limit, kind === 'organization', leaseMs],
+  );
+  return rows;
+}
+
+/**
+ * Finishes an item: deleted if no new change arrived since the claim (same revision); else
+ * unlocked to run again at once, its latency origin moved to the claim (changes committed
+ * before the claim were seen by this pass).
+ */
+export async function completeItem(db: Queryable, item: WorkItem, workerId: string): Promise<void> {
+  await db.query(
+    `with d as (
+       delete from reconcile_queue where id = $1::bigint and revision = $2::bigint and locked_by = $3::text returning 1
+     )
+     update reconcile_queue
+        set locked_by = null, locked_at = null, last_error = null, resync = false,
+            changed_at = greatest(changed_at, $4::timestamptz)
+      where id = $1::bigint and locked_by = $3::text and not exists (select 1 from d)`,
+    [item.id, item.revision, workerId, item.lockedAt],
+  );
+}
+
+/** Unlocks an item to run again after delayMs (unless a newer change asks for it now). */
+export async function retryItem(db: Queryable, item: WorkItem, workerId: string, delayMs: number, error: string | null): Promise<void> {
+  await db.query(
+    `update reconcile_queue
+        set locked_by = null, locked_at = null, last_error = $5::text,
+            run_at = case when revision = $2::bigint then clock_timestamp() + make_interval(secs => $4::double precision / 1000) else run_at end,
+            changed_at = case when revision = $2::bigint then changed_at else greatest(changed_at, $6::timestamptz) end
+      where id = $1::bigint and locked_by = $3::text`,
+    [item.id, item.revision, workerId, delayMs, error, item.lockedAt],
+  );
+}
+
+/** Gives an unfinished item back (shutdown): the claim does not count as an attempt. */
+export async function releaseItem(db: Queryable, item: WorkItem, workerId: string): Promise<void> {
+  await db.query(
+    `update reconcile_queue set locked_by = null, locked_at = null, attempts = greatest(attempts - 1, 0)
+      where id = $1::bigint and locked_by = $2::text`,
+    [item.id, workerId],
+  );
+}
+
+export async function heartbeat(db: Queryable, workerId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(`update reconcile_queue set locked_at = clock_timestamp() where locked_by = $1::text and id = any($2::bigint[])`, [workerId, ids]);
+}
+
+/** Queues a full pass for every organization whose resync is due (new organizations at once). */
+export async function scheduleResyncs(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `with fresh as (
+       insert into reconcile_status (organization_id)
+       select o.id from organizations o where not exists (select 1 from reconcile_status s where s.organization_id = o.id)
+       on conflict do nothing
+       returning organization_id, next_resync_at
+     )
+     insert into reconcile_queue (organization_id, user_id, resync)
+     select organization_id, null, true
+       from (select organization_id, next_resync_at from reconcile_status union all select * from fresh) due
+      where next_resync_at <= clock_timestamp()
+     on conflict (organization_id, coalesce(user_id, '00000000-0000-0000-0000-000000000000'::uuid)) do nothing`,
+  );
+  return rowCount ?? 0;
+}
+
+/** Queues a whole-organization pass that runs at once (approve, CLI). */
+export async function markOrganization(db: Queryable, organizationId: string): Promise<void> {
+  await db.query(
+    `insert into reconcile_queue (organization_id, user_id) values ($1::uuid, null)
+     on conflict (organization_id, coalesce(user_id, '00000000-0000-0000-0000-000000000000'::uuid))
+     do update set revision = reconcile_queue.revision + 1, run_at = least(reconcile_queue.run_at, excluded.run_at), attempts = 0`,
+    [organizationId],
+  );
+  await db.query(`select pg_notify('scimsync_reconcile', $1::text)`, [organizationId]);
+}
+
+export interface QueueStats {
+  depth: number;
+  oldestSeconds: number;
+  failing: number;
+}
+
+export async function queueStats(db: Queryable, failingAfter: number): Promise<QueueStats> {
+  const { rows } = await db.query<QueueStats>(
+    `select count(*)::int as depth,
+            coalesce(extract(epoch from clock_timestamp() - min(changed_at) filter (where not resync)), 0)::float8 as "oldestSeconds",
+            (count(*) filter (where attempts >= $1::int and last_error is not null))::int as failing
+       from reconcile_queue`,
+    [failingAfter],
+  );
+  return rows[0];
+}
+
+export interface FailingItem {
+  userId: string | null;
+  attempts: number;
+  lastError: string | null;
+  runAt: string;
+}
+
+export async function failingItems(db: Queryable, organizationId: string): Promise<FailingItem[]> {
+  const { rows } = await db.query<FailingItem>(
+    `select user_id as "userId", attempts, last_error as "lastError", run_at as "runAt"
+       from reconcile_queue where organization_id = $1::uuid and last_error is not null order by run_at limit 100`,
+    [organizationId],
+  );
+  return rows;
+}

@@ -1,0 +1,211 @@
+// The two passes. A user item reconciles the emails of one SCIM user (reading that member
+// alone from the target, so its latency does not grow with the organization); an
+// organization item streams the whole organization (planStream.ts), applies the plan and
+// refreshes the drift gauges.
+import type { Logger } from 'pino';
+import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
+import type { Pool, Queryable } from '../store/pool.js';
+import type { TargetResolver } from '../targets/index.js';
+import type { ActualMember } from '../targets/target.js';
+import { executeOp, opsOf, recordEvent, withMemberLock, type ApplyContext, type Op, type OpResult } from './apply.js';
+import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
+import { emailsOfUser, loadOrganization, readDesiredEntry, resolveMappedGroups, type MappedGroups, type Organization } from './desired.js';
+import { throwIfAborted, type Result } from './errors.js';
+import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, memberCount, revokedInWindow } from './guard.js';
+import { planOrganization, policyFor } from './planStream.js';
+import { isChange, type WorkItem } from './queue.js';
+
+export interface ReconcileDeps {
+  pool: Pool;
+  targets: TargetResolver;
+  workerId: string;
+  log: Logger;
+  pageSize: number;
+  applyConcurrency: number;
+  signal?: AbortSignal;
+}
+
+interface PassContext extends ApplyContext {
+  org: Organization;
+  groups: MappedGroups;
+  policy: DiffPolicy;
+}
+
+async function passContext(deps: ReconcileDeps, org: Organization, item: WorkItem): Promise<PassContext> {
+  const target = await deps.targets.targetFor(org);
+  return {
+    org,
+    organizationId: org.id,
+    target,
+    groups: await resolveMappedGroups(deps.pool, org),
+    policy: policyFor(org, target),
+    workerId: deps.workerId,
+    log: deps.log.child({ organization: org.slug, target: target.kind }),
+    changedAt: isChange(item) ? item.changedAt : undefined,
+  };
+}
+
+/** Turns op results into the pass outcome: throw to retry, requeueAfter to poll, else done. */
+function outcomeOf(results: (OpResult | undefined)[]): Result {
+  const failed = results.filter((r) => r?.outcome === 'error');
+  if (failed.length) {
+    throw new Error(`${failed.length} target operation(s) failed; first: ${String((failed[0]?.error as Error)?.message ?? failed[0]?.error)}`);
+  }
+  const later = results.filter((r) => r?.outcome === 'requeue').map((r) => (r?.error as { delayMs?: number }).delayMs ?? 1000);
+  return later.length ? { requeueAfter: Math.max(...later) } : {};
+}
+
+async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promise<void> {
+  const revokes = ops.filter((o): o is Extract<Op, { kind: 'revoke' }> => o.kind === 'revoke');
+  const newly = new Set(await addHolds(db, ctx.organizationId, revokes.map((r) => ({ email: r.email, reason: r.reason }))));
+  for (const r of revokes) {
+    if (newly.has(r.email)) {
+      await recordEvent(db, { organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
+    }
+  }
+  revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
+}
+
+/** Reconciles one email of a user item, under the member lock. */
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, email: string): Promise<OpResult[]> {
+  return withMemberLock(deps.pool, ctx.organizationId, email, async (client) => {
+    const desired = await readDesiredEntry(client, ctx.org, ctx.groups, email);
+    const actual = await ctx.target.get(email);
+    const plan = emptyPlan();
+    diffMember(plan, desired, actual, ctx.policy);
+    const ops = opsOf(plan);
+    if (!ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
+    const results: OpResult[] = [];
+    for (const op of ops) {
+      if (ctx.org.spec.dryRun) {
+        await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
+        continue;
+      }
+      if (op.kind === 'revoke') {
+        op.approved = (await approvedEmails(client, ctx.organizationId)).has(email);
+        if (!op.approved) {
+          const guard = ctx.org.spec.revocationGuard;
+          const decision = decideGuard(guard, await memberCount(client, ctx.organizationId), await revokedInWindow(client, ctx.organizationId, guard.window), 1);
+          if (decision.hold) {
+            ctx.log.warn({ email, ...decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+            await holdRevocation(ctx, client, [op]);
+            continue;
+          }
+        }
+      }
+      results.push(await executeOp(ctx, client, desired?.userId, op));
+    }
+    return results;
+  });
+}
+
+export async function reconcileUserItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
+  const org = await loadOrganization(deps.pool, item.organizationId);
+  if (!org || !item.userId) return {};
+  const emails = await emailsOfUser(deps.pool, org.id, item.userId);
+  if (emails.length === 0) return {};
+  const ctx = await passContext(deps, org, item);
+  const results: OpResult[] = [];
+  for (const email of emails) results.push(...(await reconcileEmail(deps, ctx, email)));
+  return outcomeOf(results);
+}
+
+/**
+ * Applies one planned op after re-reading that member's desired state under its lock: if it
+ * changed since the plan was computed, the op is skipped — the change's own user item applies
+ * it — so a long pass never overwrites a newer decision with a stale one.
+ */
+async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op): Promise<OpResult | undefined> {
+  throwIfAborted(deps.signal);
+  return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
+    const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
+    const snapshot: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
+    const plan = emptyPlan();
+    diffMember(plan, desired, snapshot, ctx.policy);
+    const fresh = opsOf(plan)[0];
+    if (!fresh || fresh.kind !== op.kind) return undefined;
+    if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
+    return executeOp(ctx, client, desired?.userId, fresh);
+  });
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}
+
+export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const sample = (xs: string[]) => xs.slice(0, 20);
+  return {
+    ...extra,
+    grants: plan.grants.length,
+    updates: plan.updates.length,
+    revocations: plan.revocations.length,
+    unmanaged: plan.unmanaged.length,
+    protectedKept: plan.protectedKept.length,
+    sample: {
+      grants: sample(plan.grants.map((g) => g.email)),
+      updates: sample(plan.updates.map((u) => u.member.email)),
+      revocations: sample(plan.revocations.map((r) => r.email)),
+      unmanaged: sample(plan.unmanaged.map((u) => u.email)),
+    },
+  };
+}
+
+function setDrift(slug: string, plan: Plan): void {
+  driftMembers.set({ organization: slug, kind: 'missing' }, plan.grants.length);
+  driftMembers.set({ organization: slug, kind: 'extra' }, plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length);
+  driftMembers.set({ organization: slug, kind: 'changed' }, plan.updates.length);
+  driftMembers.set({ organization: slug, kind: 'unmanaged' }, plan.unmanaged.length);
+}
+
+async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
+  await db.query(
+    `insert into reconcile_status (organization_id, next_resync_at, last_full_sync_at, last_full_sync_seconds, member_count, last_plan, last_error)
+     values ($1::uuid, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), $3::float8, $4::int, $5::jsonb, null)
+     on conflict (organization_id) do update
+       set next_resync_at = excluded.next_resync_at, last_full_sync_at = excluded.last_full_sync_at,
+           last_full_sync_seconds = excluded.last_full_sync_seconds, member_count = excluded.member_count,
+           last_plan = excluded.last_plan, last_error = null`,
+    [org.id, org.spec.resyncInterval, seconds, members, JSON.stringify(summary)],
+  );
+  lastFullSync.set({ organization: org.slug }, Date.now() / 1000);
+}
+
+export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
+  const started = performance.now();
+  const org = await loadOrganization(deps.pool, item.organizationId);
+  if (!org) return {};
+  const ctx = await passContext(deps, org, item);
+  const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
+  setDrift(org.slug, plan);
+  if (org.spec.dryRun) {
+    if (planSize(plan)) ctx.log.info(planSummary(plan), 'dry run: plan recorded, nothing applied');
+    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true }));
+    return {};
+  }
+  const approved = await approvedEmails(deps.pool, org.id);
+  let ops = opsOf(plan).map((op) => (op.kind === 'revoke' && approved.has(op.email) ? { ...op, approved: true } : op));
+  const unapproved = ops.filter((op) => op.kind === 'revoke' && !op.approved);
+  const guard = org.spec.revocationGuard;
+  const decision = decideGuard(guard, actualCount, await revokedInWindow(deps.pool, org.id, guard.window), unapproved.length);
+  await dropHolds(deps.pool, org.id, plan.revocations.map((r) => r.email));
+  if (decision.hold) {
+    ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
+    await holdRevocation(ctx, deps.pool, unapproved);
+    ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
+  } else revocationsHeld.set({ organization: org.slug }, await countHolds(deps.pool, org.id));
+  const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op));
+  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit });
+  await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
+  if (planSize(plan)) ctx.log.info(summary, 'organization reconciled');
+  return outcomeOf(results);
+}

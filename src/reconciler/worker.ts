@@ -1,0 +1,191 @@
+// The reconcile loop: claim items (per-user items and organization passes have separate
+// slots, so a long resync never delays a deprovisioning), run them, finish them by revision.
+// Woken by NOTIFY, polling as a fallback; finishes in-flight work when the signal aborts.
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../config.js';
+import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
+import { makePool, type Pool } from '../store/pool.js';
+import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
+import { InvalidSpecError } from './desired.js';
+import { AbortedError, TerminalError } from './errors.js';
+import { listenForChanges } from './listener.js';
+import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
+import { reconcileOrganizationItem, reconcileUserItem, type ReconcileDeps } from './reconcile.js';
+
+export interface ReconcilerSettings {
+  concurrency: number;
+  resyncConcurrency: number;
+  applyConcurrency: number;
+  pollMs: number;
+  leaseMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  failingAfter: number;
+  pageSize: number;
+  eventsRetentionDays: number;
+  secretsDir: string;
+}
+
+export function settingsFromConfig(c: Config): ReconcilerSettings {
+  return {
+    concurrency: c.RECONCILER_CONCURRENCY,
+    resyncConcurrency: c.RECONCILER_RESYNC_CONCURRENCY,
+    applyConcurrency: c.RECONCILER_APPLY_CONCURRENCY,
+    pollMs: c.RECONCILER_POLL_MS,
+    leaseMs: c.RECONCILER_LEASE_MS,
+    retryBaseMs: c.RECONCILER_RETRY_BASE_MS,
+    retryMaxMs: c.RECONCILER_RETRY_MAX_MS,
+    failingAfter: c.RECONCILER_FAILING_AFTER,
+    pageSize: c.RECONCILER_PAGE_SIZE,
+    eventsRetentionDays: c.RECONCILER_EVENTS_RETENTION_DAYS,
+    secretsDir: c.RECONCILER_SECRETS_DIR,
+  };
+}
+
+export interface ReconcilerDeps {
+  /** Used for nothing but the pool's size hint; the reconciler opens its own pool (see below). */
+  pool: Pool;
+  databaseUrl: string;
+  log: Logger;
+  signal: AbortSignal;
+  workerId?: string;
+  settings?: Partial<ReconcilerSettings>;
+  /** Process what is due now (queued items and due resyncs), then return. */
+  once?: boolean;
+}
+
+const terminal = (err: unknown) => err instanceof TerminalError || err instanceof TargetRejectedError || err instanceof InvalidSpecError;
+
+export const backoffMs = (attempts: number, base: number, max: number): number => {
+  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2); // "equal jitter": never less than half
+};
+
+export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
+  const s: ReconcilerSettings = { ...settingsFromConfig(loadConfig()), ...deps.settings };
+  const workerId = deps.workerId ?? `${os.hostname()}:${process.pid}`;
+  const log = deps.log.child({ component: 'reconciler', worker: workerId });
+  // Own pool: every in-flight member operation holds a connection (its advisory lock) while it
+  // calls the target, so sharing the ingress's pool could starve SCIM requests.
+  const pool = makePool(deps.databaseUrl, s.concurrency + s.resyncConcurrency * s.applyConcurrency + 4);
+  const targets = makeTargetResolver({ pool: makePool(deps.databaseUrl, 8), secretsDir: s.secretsDir });
+  const stopping = new AbortController();
+  deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
+  const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
+
+  let wake: () => void = () => {};
+  let woken = false;
+  const notify = () => {
+    woken = true;
+    wake();
+  };
+  const listening = deps.once ? Promise.resolve() : listenForChanges(deps.databaseUrl, log, stopping.signal, notify);
+  const inflight = new Map<string, { item: WorkItem; done: Promise<void> }>();
+  let users = 0;
+  let orgs = 0;
+
+  async function run(item: WorkItem): Promise<void> {
+    const kind = item.userId ? 'user' : 'organization';
+    const end = reconcileDuration.startTimer({ kind });
+    let result = 'success';
+    try {
+      const r = kind === 'user' ? await reconcileUserItem(rdeps, item) : await reconcileOrganizationItem(rdeps, item);
+      if (r.requeueAfter !== undefined) {
+        result = 'requeue';
+        await retryItem(pool, item, workerId, r.requeueAfter, null);
+      } else await completeItem(pool, item, workerId);
+    } catch (err) {
+      if (err instanceof AbortedError) {
+        result = 'aborted';
+        await releaseItem(pool, item, workerId).catch(() => {});
+      } else if (terminal(err)) {
+        result = 'terminal';
+        log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
+        if (!item.userId) {
+          await pool
+            .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
+            .catch(() => {});
+        }
+        await completeItem(pool, item, workerId).catch(() => {});
+      } else if (err instanceof TargetRetryLaterError) {
+        result = 'requeue';
+        await retryItem(pool, item, workerId, err.delayMs, err.message).catch(() => {});
+      } else {
+        result = 'error';
+        const delay = backoffMs(item.attempts, s.retryBaseMs, s.retryMaxMs);
+        const level = item.attempts >= s.failingAfter ? 'error' : 'warn';
+        log[level]({ err, organizationId: item.organizationId, userId: item.userId, attempts: item.attempts, retryInMs: delay }, 'reconcile failed; will retry');
+        await retryItem(pool, item, workerId, delay, String((err as Error)?.message ?? err)).catch(() => {});
+      }
+    } finally {
+      end();
+      reconcileTotal.inc({ kind, result });
+    }
+  }
+
+  function start(item: WorkItem) {
+    const isUser = item.userId !== null;
+    if (isUser) users++;
+    else orgs++;
+    const done = run(item).finally(() => {
+      if (isUser) users--;
+      else orgs--;
+      inflight.delete(item.id);
+      notify();
+    });
+    inflight.set(item.id, { item, done });
+  }
+
+  const beat = setInterval(() => {
+    heartbeat(pool, workerId, [...inflight.keys()]).catch((err) => log.warn({ err }, 'heartbeat failed'));
+  }, Math.max(100, Math.floor(s.leaseMs / 3)));
+  let lastHousekeeping = 0;
+  let lastPrune = 0;
+
+  try {
+    while (!stopping.signal.aborted) {
+      woken = false;
+      let claimed = 0;
+      try {
+        if (Date.now() - lastHousekeeping >= s.pollMs || deps.once) {
+          lastHousekeeping = Date.now();
+          await scheduleResyncs(pool);
+          const st = await queueStats(pool, s.failingAfter);
+          queueDepth.set(st.depth);
+          queueOldest.set(st.oldestSeconds);
+          queueFailing.set(st.failing);
+          if (Date.now() - lastPrune > 600_000) {
+            lastPrune = Date.now();
+            await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
+          }
+        }
+        for (const item of await claimItems(pool, workerId, 'user', s.concurrency - users, s.leaseMs)) (claimed++, start(item));
+        for (const item of await claimItems(pool, workerId, 'organization', s.resyncConcurrency - orgs, s.leaseMs)) (claimed++, start(item));
+      } catch (err) {
+        log.error({ err }, 'claiming reconcile items failed');
+      }
+      if (deps.once && claimed === 0 && inflight.size === 0) break;
+      if (claimed > 0 && (users < s.concurrency || orgs < s.resyncConcurrency)) continue;
+      if (woken) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, s.pollMs);
+        const onAbort = () => resolve();
+        wake = () => {
+          clearTimeout(t);
+          stopping.signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        stopping.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      wake = () => {};
+    }
+  } finally {
+    if (!stopping.signal.aborted) stopping.abort();
+    await Promise.allSettled([...inflight.values()].map((f) => f.done));
+    clearInterval(beat);
+    await listening;
+    await targets.close();
+    await pool.end();
+  }
+}

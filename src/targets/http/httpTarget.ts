@@ -1,0 +1,153 @@
+// The `http` connector: the REST contract in docs/target-http.md. Writes carry an
+// Idempotency-Key that stays the same across retries of one operation; 5xx, 408 and network
+// errors are retried with exponential backoff and full jitter; 429 and 503 honour Retry-After.
+import { z } from 'zod';
+import type { HttpTargetSpec } from '../../orgs/scimConfig.js';
+import { targetRequestsTotal } from '../../metrics.js';
+import {
+  TargetRejectedError,
+  TargetRetryLaterError,
+  normalizeEmail,
+  normalizeTeams,
+  type ActualMember,
+  type MemberSpec,
+  type Target,
+  type WriteOptions,
+} from '../target.js';
+
+export interface HttpTargetOptions extends HttpTargetSpec {
+  organization: string;
+  token?: string;
+}
+
+const memberSchema = z.object({
+  email: z.string().min(1),
+  role: z.string(),
+  teams: z.array(z.string()).nullish(),
+});
+const pageSchema = z.object({ members: z.array(memberSchema), nextCursor: z.string().nullish() });
+
+const MAX_BACKOFF_MS = 10_000;
+
+/** Retry-After is delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const toActual = (m: z.infer<typeof memberSchema>): ActualMember => ({
+  email: normalizeEmail(m.email),
+  role: m.role,
+  teams: normalizeTeams(m.teams),
+});
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+type Operation = 'list' | 'get' | 'grant' | 'update' | 'revoke';
+
+interface Attempt {
+  status?: number;
+  body?: string;
+  retryAfter?: string | null;
+  error?: unknown;
+}
+
+export function makeHttpTarget(opts: HttpTargetOptions): Target {
+  const base = `${opts.baseUrl.replace(/\/+$/, '')}/orgs/${encodeURIComponent(opts.organization)}/members`;
+  const count = (operation: Operation, outcome: string) => targetRequestsTotal.inc({ target: 'http', operation, outcome });
+
+  async function once(method: string, url: string, body: unknown, key: string | undefined, signal?: AbortSignal): Promise<Attempt> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (key) headers['idempotency-key'] = key;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeout = AbortSignal.timeout(opts.timeout);
+    try {
+      const res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      return { status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') };
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return { error };
+    }
+  }
+
+  /** One logical request with retries; returns the final 2xx (or accepted 404) attempt. */
+  async function request(operation: Operation, method: string, url: string, body?: unknown, key?: string, signal?: AbortSignal, accept404 = false): Promise<Attempt> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await once(method, url, body, key, signal);
+      const status = r.status ?? 0;
+      if ((status >= 200 && status < 300) || (accept404 && status === 404)) {
+        count(operation, 'success');
+        return r;
+      }
+      const throttled = status === 429 || status === 503;
+      const retryable = r.error !== undefined || throttled || status >= 500 || status === 408;
+      count(operation, r.error !== undefined ? 'network_error' : throttled ? 'throttled' : status >= 500 ? 'server_error' : 'client_error');
+      const what = r.error !== undefined ? `${method} ${url}: ${String((r.error as Error)?.cause ?? r.error)}` : `${method} ${url}: HTTP ${status} ${r.body?.slice(0, 200) ?? ''}`;
+      if (!retryable) throw new TargetRejectedError(what, status);
+      const hinted = throttled ? parseRetryAfter(r.retryAfter ?? null) : undefined;
+      if (hinted !== undefined && hinted > opts.maxRetryAfter) throw new TargetRetryLaterError(what, hinted);
+      if (attempt >= opts.maxRetries) {
+        if (hinted !== undefined) throw new TargetRetryLaterError(what, hinted);
+        throw new Error(`${what} (gave up after ${attempt + 1} attempts)`);
+      }
+      const backoff = Math.random() * Math.min(MAX_BACKOFF_MS, opts.retryBaseDelay * 2 ** attempt);
+      await sleep(hinted ?? backoff, signal);
+    }
+  }
+
+  const memberUrl = (email: string) => `${base}/${encodeURIComponent(email)}`;
+  const put = (operation: 'grant' | 'update') => async (m: MemberSpec, w: WriteOptions) => {
+    const body = { email: m.email, role: m.role, teams: m.teams, displayName: m.displayName, externalId: m.externalId };
+    await request(operation, 'PUT', memberUrl(m.email), body, w.idempotencyKey, w.signal);
+  };
+
+  return {
+    kind: 'http',
+    supportsTeams: true,
+    async *list(signal) {
+      let cursor: string | null | undefined = undefined;
+      do {
+        const url = `${base}?limit=${opts.pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const r = await request('list', 'GET', url, undefined, undefined, signal);
+        const page = pageSchema.safeParse(JSON.parse(r.body || 'null'));
+        if (!page.success) throw new TargetRejectedError(`GET ${url}: response does not match the contract: ${page.error.message}`);
+        yield page.data.members.map(toActual);
+        cursor = page.data.nextCursor;
+      } while (cursor);
+    },
+    async get(email, signal) {
+      const r = await request('get', 'GET', memberUrl(email), undefined, undefined, signal, true);
+      if (r.status === 404) return undefined;
+      const m = memberSchema.safeParse(JSON.parse(r.body || 'null'));
+      if (!m.success) throw new TargetRejectedError(`GET ${memberUrl(email)}: response does not match the contract: ${m.error.message}`);
+      return toActual(m.data);
+    },
+    grant: put('grant'),
+    update: put('update'),
+    async revoke(email, w) {
+      await request('revoke', 'DELETE', memberUrl(email), undefined, w.idempotencyKey, w.signal, true);
+    },
+    async close() {},
+  };
+}
