@@ -24,6 +24,8 @@ export interface PagingLimits {
 
 type Raw = Record<string, unknown>;
 
+export const MAX_FILTER_LENGTH = 8192;
+
 function pick(raw: Raw, name: string): unknown {
   // Parameter names are case-insensitive in practice (Entra sends "Count" on some calls).
   const key = Object.keys(raw).find((k) => k.toLowerCase() === name.toLowerCase());
@@ -64,6 +66,8 @@ export function parseListParams(raw: Raw, rt: ResourceTypeDef, limits: PagingLim
   const filter = pick(raw, 'filter');
   if (filter !== undefined && filter !== '') {
     if (typeof filter !== 'string') throw badRequest('invalidFilter', 'filter must be a string');
+    // The grammar puts no bound on and/or chains; a bound keeps one request's SQL small.
+    if (filter.length > MAX_FILTER_LENGTH) throw badRequest('invalidFilter', `filter is ${filter.length} characters long; at most ${MAX_FILTER_LENGTH} are accepted`);
     params.filter = parseFilter(filter, rt);
   }
   const sortBy = pick(raw, 'sortBy');
