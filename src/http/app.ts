@@ -48,10 +48,12 @@ function requestContext(log: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      // Paths only: query strings carry filters with email addresses.
-      req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
-      if (req.path.startsWith('/scim/')) {
-        const resource = resourceLabel(req.path);
+      // Paths only: query strings carry filters with email addresses. originalUrl, because
+      // routers rewrite req.url/req.path to their mount point.
+      const path = req.originalUrl.split('?')[0]!;
+      req.log.info({ method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      if (path.startsWith('/scim/')) {
+        const resource = resourceLabel(path);
         scimRequestsTotal.inc({ method: req.method, resource, code: String(res.statusCode) });
         scimRequestDuration.observe({ method: req.method, resource }, seconds);
       }
