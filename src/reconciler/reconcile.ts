@@ -84,6 +84,10 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, email: stri
       if (op.kind === 'revoke') {
         op.approved = (await approvedEmails(client, ctx.organizationId)).has(email);
         if (!op.approved) {
+          // Serialise the guard's count-then-revoke per organization (until this member's
+          // transaction commits, with its event): concurrent user items would all see the
+          // same window count and overshoot the limit together.
+          await client.query(`select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, [`scimsync-guard:${ctx.organizationId}`]);
           const guard = ctx.org.spec.revocationGuard;
           const decision = decideGuard(guard, await memberCount(client, ctx.organizationId), await revokedInWindow(client, ctx.organizationId, guard.window), 1);
           if (decision.hold) {
@@ -115,11 +119,18 @@ export async function reconcileUserItem(deps: ReconcileDeps, item: WorkItem): Pr
  * changed since the plan was computed, the op is skipped — the change's own user item applies
  * it — so a long pass never overwrites a newer decision with a stale one.
  */
-async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op): Promise<OpResult | undefined> {
+async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string): Promise<OpResult | undefined> {
   throwIfAborted(deps.signal);
   return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
     const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
-    const snapshot: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
+    // The listed state is stale if another pass wrote this member since this pass began:
+    // read it again then (rare), so the two passes do not both grant.
+    const touched = await client.query(
+      `select 1 from reconcile_events where organization_id = $1::uuid and at >= $2::timestamptz and email = $3::text and result = 'ok' limit 1`,
+      [ctx.organizationId, passStart, op.email],
+    );
+    const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
+    const snapshot = touched.rowCount ? await ctx.target.get(op.email) : listed;
     const plan = emptyPlan();
     diffMember(plan, desired, snapshot, ctx.policy);
     const fresh = opsOf(plan)[0];
@@ -185,6 +196,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const org = await loadOrganization(deps.pool, item.organizationId);
   if (!org) return {};
   const ctx = await passContext(deps, org, item);
+  const passStart = (await deps.pool.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   setDrift(org.slug, plan);
   if (org.spec.dryRun) {
@@ -203,7 +215,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
     await holdRevocation(ctx, deps.pool, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
   } else revocationsHeld.set({ organization: org.slug }, await countHolds(deps.pool, org.id));
-  const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op));
+  const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) ctx.log.info(summary, 'organization reconciled');
