@@ -16,6 +16,7 @@ import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
 
@@ -24,6 +25,10 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
+  scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress)
+  scimsync plan <org> [--json]              what the next pass would do, without doing it
+  scimsync approve <org>                    release revocations held by the guard
+  scimsync events <org> [--limit N] [--json] the latest applied operations
 
 Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
 
@@ -63,7 +68,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /** Serves until the signal aborts, then drains in-flight requests (bounded by the timeout). */
 async function serve(server: Server, signal: AbortSignal, timeoutMs: number, log: Logger): Promise<void> {
-  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  // A signal during start-up (migrations, embedded PostgreSQL) has already aborted.
+  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info('shutting down: draining in-flight requests');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -83,8 +89,19 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
   const stop = () => controller.abort();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  return withDatabase(config, log, async (pool) => {
+  return withDatabase(config, log, async (pool, db) => {
     for (const d of docs) await upsertOrganization(pool, d.spec);
+    // The reconciler runs beside the ingress in one process unless disabled; both stop on
+    // the same signal (every runnable part is start(signal) → Promise<void>).
+    const reconciler = config.RECONCILER_ENABLED
+      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal })
+      : Promise.resolve();
+    let failed = false;
+    reconciler.catch((e: unknown) => {
+      failed = true;
+      log.fatal({ err: e }, 'reconciler failed; stopping');
+      controller.abort();
+    });
     const app = makeApp({
       pool,
       log,
@@ -102,9 +119,25 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
     }
     await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    await reconciler.catch(() => {});
     log.info('stopped');
-    return 0;
+    return failed ? 1 : 0;
   });
+}
+
+async function runReconcilerCommand(command: keyof typeof reconcilerCommands, argv: string[], config: Config, log: Logger): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    return await withDatabase(config, log, (pool, db) =>
+      reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal }),
+    );
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -132,6 +165,11 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase(config, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'reconcile':
+      case 'plan':
+      case 'approve':
+      case 'events':
+        return await runReconcilerCommand(command, rest, config, log);
       default:
         err(`unknown command "${command}"\n\n${HELP}`);
         return 2;
