@@ -63,8 +63,9 @@ export const backoffMs = (attempts: number, base: number, max: number): number =
 };
 
 export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
-  const s: ReconcilerSettings = { ...settingsFromConfig(loadConfig()), ...deps.settings };
-  const workerId = deps.workerId ?? `${os.hostname()}:${process.pid}`;
+  const config = loadConfig();
+  const s: ReconcilerSettings = { ...settingsFromConfig(config), ...deps.settings };
+  const workerId = deps.workerId ?? config.RECONCILER_WORKER_ID ?? `${os.hostname()}:${process.pid}`;
   const log = deps.log.child({ component: 'reconciler', worker: workerId });
   // Own pool: every in-flight member operation holds a connection (its advisory lock) while it
   // calls the target, so sharing the ingress's pool could starve SCIM requests.

@@ -72,3 +72,16 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Adds users in one transaction with one per-user item each (as N single SCIM writes would). */
+export async function addUsersEach(pool: Pool, orgId: string, userNames: string[]): Promise<string[]> {
+  return withTransaction(pool, async (c) => {
+    const { rows } = await c.query(
+      `insert into scim_users (organization_id, user_name, resource) select $1, u, jsonb_build_object('userName', u) from unnest($2::text[]) u returning id`,
+      [orgId, userNames],
+    );
+    const ids = rows.map((r) => r.id as string);
+    await markForReconcile(c, orgId, ids);
+    return ids;
+  });
+}
