@@ -17,7 +17,12 @@ declare module 'express-serve-static-core' {
   }
 }
 
+const TOUCH_EVERY_MS = 60_000;
+
 export function bearerAuth(pool: Pool): RequestHandler {
+  // last_used_at is kept to the minute: remember when this process last wrote it per token,
+  // so the hot path does not send an UPDATE with every request.
+  const touched = new Map<string, number>();
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -30,7 +35,11 @@ export function bearerAuth(pool: Pool): RequestHandler {
     const auth = await authenticateToken(pool, org, m[1]!);
     if (!auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };
-    touchToken(pool, auth.tokenId).catch((err) => req.log.warn({ err }, 'could not record token use'));
+    const now = Date.now();
+    if ((touched.get(auth.tokenId) ?? 0) < now - TOUCH_EVERY_MS) {
+      touched.set(auth.tokenId, now);
+      touchToken(pool, auth.tokenId).catch((err) => req.log.warn({ err }, 'could not record token use'));
+    }
     next();
   };
 }
