@@ -42,10 +42,12 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   let where = `${a}.organization_id = $1::uuid and ${spec.live}`;
   if (q.filter) where += ` and (${filterToSql(q.filter, spec.target, params)})`;
   const countParams = [...params];
-
-  const { rows: countRows } = await db.query<{ total: string }>(`select count(*) as total from ${spec.from} where ${where}`, countParams);
-  const total = Number(countRows[0]?.total ?? 0);
-  if (q.count === 0) return { total, rows: [] };
+  const countWhere = where;
+  const countRows = async () => {
+    const { rows } = await db.query<{ total: string }>(`select count(*) as total from ${spec.from} where ${countWhere}`, countParams);
+    return Number(rows[0]?.total ?? 0);
+  };
+  if (q.count === 0) return { total: await countRows(), rows: [] };
 
   const dir = q.sortOrder === 'descending' ? 'desc' : 'asc';
   let order = `${a}.created_at ${dir}, ${a}.id ${dir}`;
@@ -62,13 +64,19 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
     paging = `limit $${params.length}::int`;
   } else {
     params.push(q.startIndex - 1, q.count);
-    paging = `offset $${params.length - 1}::int limit $${params.length}::int`;
+    paging = `offset $${params.length - 1}::bigint limit $${params.length}::int`;
   }
   const { rows } = await db.query<T>(`select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
-  if (q.cursor !== undefined && rows.length > q.count) {
-    rows.length = q.count;
-    const last = rows[rows.length - 1]!;
-    return { total, rows, next: { createdAt: last.createdAtKey, id: last.id } };
+  if (q.cursor !== undefined) {
+    const more = rows.length > q.count;
+    if (more) rows.length = q.count;
+    // The first page's size tells the total when it is the only page; otherwise count.
+    const total = q.cursor === null && !more ? rows.length : await countRows();
+    const last = rows[rows.length - 1];
+    return more && last ? { total, rows, next: { createdAt: last.createdAtKey, id: last.id } } : { total, rows };
   }
+  // A short page that is not empty ends the result: its position gives the total, which
+  // saves the count query on the common lookups (userName eq …) that IdPs send.
+  const total = rows.length > 0 && rows.length < q.count ? q.startIndex - 1 + rows.length : q.startIndex === 1 && rows.length === 0 ? 0 : await countRows();
   return { total, rows };
 }
