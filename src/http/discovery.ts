@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { findResourceType, findSchema, resourceTypeDoc, schemaDoc, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound } from '../scim/errors.js';
-import { parseListParams } from '../scim/listParams.js';
+import { parseListParams, searchRequest } from '../scim/listParams.js';
 import { ALL_SCHEMAS, GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, RESOURCE_TYPES, USER_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { ScimError } from '../scim/errors.js';
@@ -41,7 +41,7 @@ export function discoveryRouter(pool: Pool, opts: HttpOptions): Router {
 
   // Root search over both resource types: users first, then groups, paged as one list.
   r.post('/.search', async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body = searchRequest(req.body);
     const orgId = req.auth!.organizationId;
     const per = async (rt: typeof USER_RESOURCE) => {
       try {

@@ -13,11 +13,18 @@ export function toScimError(err: unknown): ScimError | undefined {
   if (err instanceof VersionMismatchError) return new ScimError(412, undefined, err.message);
   if (err instanceof InvalidMemberError) return new ScimError(400, 'invalidValue', err.message);
   // body-parser errors carry a `type` and an HTTP status (express.json()).
-  const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return new ScimError(413, undefined, `request body exceeds the ${e.message?.match(/\d+/)?.[0] ?? ''} byte limit; see maxPayloadSize in /ServiceProviderConfig`.replace('the  byte', 'the byte'));
+  const e = err as { type?: string; status?: number; message?: string; limit?: number; expose?: boolean };
+  if (e?.type === 'entity.too.large') return new ScimError(413, undefined, `request body exceeds the ${e.limit ?? ''} byte limit; see maxPayloadSize in /ServiceProviderConfig`.replace('the  byte', 'the byte'));
   if (e?.type === 'entity.parse.failed') return new ScimError(400, 'invalidSyntax', `request body is not valid JSON: ${e.message}`);
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new ScimError(415, undefined, e.message ?? 'unsupported encoding');
   if (e?.type === 'request.aborted') return new ScimError(400, 'invalidSyntax', 'request body was aborted by the client');
+  // express's router: a path segment such as /Users/%E0%A4%A is not valid percent-encoding.
+  if (err instanceof URIError && e.status === 400) return new ScimError(400, undefined, `the request path is not valid percent-encoding: ${e.message}`);
+  // Any other client error body-parser raises (http-errors marks them expose), e.g. a
+  // Content-Encoding: gzip body that does not inflate.
+  if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ScimError(e.status, undefined, `the request body could not be read: ${e.message ?? 'unknown error'}`);
+  }
   return undefined;
 }
 

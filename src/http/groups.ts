@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import { applyPatch } from '../scim/patch.js';
 import { extractMembers, normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
-import { parseListParams, type ListParams } from '../scim/listParams.js';
+import { parseListParams, searchRequest, type ListParams } from '../scim/listParams.js';
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
@@ -44,7 +44,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
   });
 
   r.post('/.search', async (req, res) => {
-    const p = parseListParams(req.body ?? {}, rt, opts);
+    const p = parseListParams(searchRequest(req.body), rt, opts);
     sendScim(res, 200, await listGroupsResponse(pool, req, opts, p, req.auth!.organizationId));
   });
 

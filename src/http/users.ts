@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import { applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
-import { parseListParams, encodeCursor, type ListParams } from '../scim/listParams.js';
+import { parseListParams, encodeCursor, searchRequest, type ListParams } from '../scim/listParams.js';
 import { LIST_RESPONSE_SCHEMA, USER_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type UserRow } from '../store/users.js';
@@ -62,7 +62,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
   });
 
   r.post('/.search', async (req, res) => {
-    const p = parseListParams(req.body ?? {}, rt, opts);
+    const p = parseListParams(searchRequest(req.body), rt, opts);
     sendScim(res, 200, await listUsersResponse(pool, req, opts, p, req.auth!.organizationId));
   });
 

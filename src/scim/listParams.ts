@@ -1,7 +1,7 @@
 // Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3; cursors RFC 9865),
 // from a GET query string or a POST /.search body, validated into one shape.
 import { badRequest, ScimError } from './errors.js';
-import { parseFilter, type FilterNode } from './filter.js';
+import { parseFilter, parseInstant, type FilterNode } from './filter.js';
 import { resolvePath, type AttrPath } from './paths.js';
 import type { ResourceTypeDef } from './schemas.js';
 
@@ -37,6 +37,8 @@ function integer(raw: Raw, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = typeof v === 'number' ? v : Number(String(v));
   if (!Number.isInteger(n)) throw badRequest('invalidValue', `${name} must be an integer, got "${String(v)}"`);
+  // Beyond 2^53 an integer is not exact; the SQL offset is a bigint.
+  if (!Number.isSafeInteger(n)) throw badRequest('invalidValue', `${name} ${String(v)} is out of range`);
   return n;
 }
 
@@ -56,9 +58,21 @@ export function encodeCursor(c: { createdAt: string; id: string }): string {
 
 function decodeCursor(text: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  const ok = createdAt && id && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$/.test(createdAt) && /^[0-9a-f-]{36}$/i.test(id);
+  // Checked as strictly as Postgres will read them (a valid instant, a real uuid): a cursor
+  // is client input, and a cast failing in SQL would be a 500.
+  const ok = createdAt && id && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$/.test(createdAt)
+    && parseInstant(createdAt) !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
   if (!ok) throw new ScimError(400, 'invalidCursor', `cursor "${text}" is not one this server issued`);
   return { createdAt, id };
+}
+
+/** The body of a POST …/.search: a SearchRequest object (RFC 7644 §3.4.3); none means no parameters. */
+export function searchRequest(body: unknown): Raw {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('invalidSyntax', `the body of a .search must be a SearchRequest JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : `a ${typeof body}`}`);
+  }
+  return body as Raw;
 }
 
 export function parseListParams(raw: Raw, rt: ResourceTypeDef, limits: PagingLimits): ListParams {

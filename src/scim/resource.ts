@@ -51,6 +51,8 @@ function coerceSimple(def: AttributeDef, v: unknown, label: string): unknown {
       return v;
     default:
       // string, reference, binary. Numbers are accepted and stringified (IdPs send employeeNumber: 1234).
+      // Postgres text and jsonb cannot hold U+0000: refuse it here rather than fail the INSERT.
+      if (typeof v === 'string' && v.includes('\u0000')) throw badRequest('invalidValue', `${label} must not contain a NUL character`);
       if (typeof v === 'string') return v;
       if (typeof v === 'number' && Number.isFinite(v)) return String(v);
       throw fail('a string');

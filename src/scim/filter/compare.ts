@@ -76,6 +76,10 @@ export function makeCompare(raw: AttrPath, op: CompareOp, tok: ValueToken, at: n
   if (SUBSTRING.has(op) && !STRINGISH.has(attr.type)) {
     throw invalid(`operator '${op}' at position ${at} needs a string attribute, ${label} is of type ${attr.type}`);
   }
+  // Postgres text cannot hold U+0000, so no stored value can match it: refuse it up front.
+  if (typeof tok.value === 'string' && tok.value.includes('\u0000')) {
+    throw invalid(`the value at position ${tok.start} contains a NUL character`);
+  }
   if (tok.value === null && op !== 'eq' && op !== 'ne') {
     throw invalid(`null at position ${tok.start} can only be compared with eq or ne`);
   }

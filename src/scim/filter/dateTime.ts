@@ -36,9 +36,14 @@ function parseParts(raw: string): Parts | undefined {
   if (offset !== 'Z') offset = `${offset.slice(0, 3)}:${offset.length > 3 ? offset.slice(-2) : '00'}`;
   const minutes = offsetMinutes(offset);
   if (minutes === undefined) return undefined;
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const check = new Date(local);
-  // Reject 2015-02-31 or 25:00: Date.UTC rolls them over, Postgres would raise 22008.
+  // Year 0000 is not a year Postgres accepts (22008); setUTCFullYear, unlike Date.UTC, does not
+  // read years 1–99 as 1901–1999.
+  if (Number(y) < 1) return undefined;
+  const check = new Date(0);
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  check.setUTCHours(Number(h), Number(mi), Number(s), 0);
+  const local = check.getTime();
+  // Reject 2015-02-31 or 25:00: Date rolls them over, Postgres would raise 22008.
   if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi)
     || check.getUTCSeconds() !== Number(s)) return undefined;
   const padded = frac.padEnd(9, '0');
