@@ -1,0 +1,77 @@
+// HTTP load with autocannon (programmatic API). Run as a child process
+// (`node bench/lib/load.mjs '<json options>'`) it generates background load for scenario 6
+// without sharing the event loop of the process that measures latencies.
+import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Runs one load phase. `body(i)` (optional) gives a unique body per request, `path(i)` a
+ * unique path. Either `amount` (requests) or `duration` (seconds) bounds it; `timeoutMs`
+ * bounds it in time whatever happens.
+ */
+export async function load({ url, token, method = 'GET', path, body, connections = 16, amount, duration, overallRate, timeoutMs = 120_000 }) {
+  let i = 0;
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json', accept: 'application/scim+json' };
+  const request = {
+    method,
+    path: typeof path === 'string' ? path : '/',
+    setupRequest: (req) => {
+      const n = i++;
+      const r = { ...req };
+      if (typeof path === 'function') r.path = path(n);
+      if (body) r.body = JSON.stringify(body(n));
+      return r;
+    },
+  };
+  const instance = autocannon({
+    url,
+    connections,
+    pipelining: 1,
+    headers,
+    requests: [request],
+    ...(amount ? { amount } : { duration: duration ?? 5 }),
+    ...(overallRate ? { overallRate } : {}),
+    timeout: 30,
+  });
+  const timer = setTimeout(() => instance.stop(), timeoutMs);
+  const result = await instance;
+  clearTimeout(timer);
+  const ok = result['2xx'];
+  const seconds = (result.duration ?? 0) || 1e-9;
+  return {
+    rps: ok / seconds,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    seconds,
+    latencyP50: result.latency.p50,
+    latencyP99: result.latency.p99,
+  };
+}
+
+export const userBody = (prefix, n) => ({
+  schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+  userName: `${prefix}${n}@example.com`,
+  externalId: `${prefix}-ext-${n}`,
+  active: true,
+  displayName: `Bench User ${n}`,
+  name: { givenName: 'Bench', familyName: `User ${n}` },
+  emails: [{ value: `${prefix}${n}@example.com`, type: 'work', primary: true }],
+});
+
+// Child mode: background POST /Users at a fixed rate until the parent says stop (or maxSeconds).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const o = JSON.parse(process.argv[2]);
+  const r = await load({
+    url: o.url,
+    token: o.token,
+    method: 'POST',
+    path: o.path,
+    body: (n) => userBody(o.prefix, n),
+    connections: o.connections,
+    duration: o.seconds,
+    overallRate: o.rate,
+    timeoutMs: (o.seconds + 30) * 1000,
+  });
+  process.stdout.write(JSON.stringify(r));
+}

@@ -1,0 +1,146 @@
+// Starting the systems under test: ours (`node dist/main.js start`), the peer (SCIMMY), the
+// HTTP target; and seeding users / members directly in SQL (same data shape for ours and peer).
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import pg from 'pg';
+import { ROOT, runNode, spawnNode, waitForHttp } from './common.mjs';
+import { userBody } from './load.mjs';
+
+async function readPort(child, timeoutMs = 30_000) {
+  let buf = '';
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  for await (const chunk of child.stdout) {
+    buf += chunk;
+    const line = buf.split('\n').find((l) => l.startsWith('{'));
+    if (line) {
+      clearTimeout(timer);
+      child.stdout.resume();
+      return JSON.parse(line).port;
+    }
+  }
+  clearTimeout(timer);
+  throw new Error(`no port from ${child.spawnargs.join(' ')}: ${child.tail()}`);
+}
+
+/** YAML ScimConfig documents for the given organizations ({organization, ...spec}). */
+async function writeConfig(specs) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-bench-config-'));
+  const file = path.join(dir, 'orgs.yaml');
+  const docs = specs.map((spec) => JSON.stringify({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: spec.organization }, spec }));
+  await writeFile(file, docs.join('\n---\n'));
+  return file;
+}
+
+/**
+ * Ours: migrate, start `node dist/main.js start --config <yaml>` on a free port, issue a token
+ * per organization. `env` adds settings (e.g. RECONCILER_ENABLED).
+ */
+export async function startOurs({ databaseUrl, specs, env = {} }) {
+  const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env };
+  const config = await writeConfig(specs);
+  await runNode(['dist/main.js', 'migrate'], base);
+  const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
+  const port = await freePort();
+  const child = spawnNode(['dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
+  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
+  const tokens = {};
+  for (const s of specs) tokens[s.organization] = (await runNode(['dist/main.js', 'token', 'create', s.organization], base)).trim();
+  return { child, port, url: `http://127.0.0.1:${port}`, tokens, base: (org) => `/scim/v2/${org}`, databaseUrl };
+}
+
+export async function startPeer({ databaseUrl, token }) {
+  const child = spawnNode(['bench/peers/scimmy-server.mjs'], { DATABASE_URL: databaseUrl, PEER_TOKEN: token }, { name: 'peer' });
+  const port = await readPort(child);
+  return { child, port, url: `http://127.0.0.1:${port}`, token, base: () => '/scim/v2', databaseUrl };
+}
+
+export async function startTarget() {
+  const child = spawnNode(['bench/lib/targetServer.mjs'], {}, { name: 'target' });
+  const port = await readPort(child);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+export async function scim(sys, org, method, p, body, token) {
+  const res = await fetch(`${sys.url}${sys.base(org)}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${token ?? sys.tokens?.[org] ?? sys.token}`, 'content-type': 'application/scim+json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export async function withClient(url, fn) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const BATCH = 10_000;
+
+/**
+ * Seeds `count` users `${prefix}${i}@example.com` into our organization in SQL, copying the
+ * stored shape of one user created through SCIM (so the rows are exactly what POST stores).
+ * Returns the ids in creation order.
+ */
+export async function seedOurs(ours, org, prefix, count) {
+  const template = await scim(ours, org, 'POST', '/Users', userBody(`${prefix}template-`, 0));
+  return withClient(ours.databaseUrl, async (c) => {
+    const ids = [];
+    for (let from = 0; from < count; from += BATCH) {
+      const { rows } = await c.query(
+        `insert into scim_users (organization_id, user_name, external_id, display_name, active, resource, created_at)
+         select t.organization_id, n.un, n.ext, n.dn, true,
+                jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(t.resource, '{userName}', to_jsonb(n.un)), '{externalId}', to_jsonb(n.ext)),
+                  '{displayName}', to_jsonb(n.dn)), '{name,familyName}', to_jsonb('User ' || n.i)), '{emails,0,value}', to_jsonb(n.un)),
+                clock_timestamp()
+           from scim_users t,
+                lateral (select i, $3::text || i || '@example.com' as un, $3::text || '-ext-' || i as ext, 'Bench User ' || i as dn
+                           from generate_series($4::int, $5::int) i) n
+          where t.id = $1::uuid and t.organization_id = (select id from organizations where slug = $2::text)
+          order by n.i
+         returning id`,
+        [template.id, org, prefix, from, Math.min(count, from + BATCH) - 1],
+      );
+      for (const r of rows) ids.push(r.id);
+    }
+    await c.query('analyze scim_users');
+    return ids;
+  });
+}
+
+/** The same users in the peer's table, shaped as SCIMMY stores a POSTed user. */
+export async function seedPeer(peer, prefix, count) {
+  const template = await scim(peer, '', 'POST', '/Users', userBody(`${prefix}template-`, 0));
+  return withClient(peer.databaseUrl, async (c) => {
+    const ids = [];
+    for (let from = 0; from < count; from += BATCH) {
+      const { rows } = await c.query(
+        `insert into peer_users (user_name, external_id, resource, created_at)
+         select n.un, n.ext,
+                jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(t.resource, '{userName}', to_jsonb(n.un)), '{externalId}', to_jsonb(n.ext)),
+                  '{displayName}', to_jsonb(n.dn)), '{name,familyName}', to_jsonb('User ' || n.i)), '{emails,0,value}', to_jsonb(n.un)),
+                clock_timestamp()
+           from peer_users t,
+                lateral (select i, $2::text || i || '@example.com' as un, $2::text || '-ext-' || i as ext, 'Bench User ' || i as dn
+                           from generate_series($3::int, $4::int) i) n
+          where t.id = $1::uuid
+          order by n.i
+         returning id`,
+        [template.id, prefix, from, Math.min(count, from + BATCH) - 1],
+      );
+      for (const r of rows) ids.push(r.id);
+    }
+    await c.query('analyze peer_users');
+    return ids;
+  });
+}
+
+export { once };

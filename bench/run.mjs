@@ -1,0 +1,94 @@
+// npm run bench [-- --quick] [-- --runs N] [-- --only 1,2,6]
+// Measures scimsync (a real `node dist/main.js start` process) against the Postgres limit
+// (bare node-postgres SQL) and a peer (SCIMMY + scimmy-routers over the same Postgres), in the
+// same run on the same machine, and prints ours ÷ limit and ours ÷ peer per scenario (medians
+// of the runs). Writes bench/results/latest.json. See docs/benchmarks.md.
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+import { ROOT, freshDatabase, loadavg, serverVersion, startPostgres, stopAllChildren, stopChild } from './lib/common.mjs';
+import { startOurs, startPeer } from './lib/servers.mjs';
+import { ingressScenarios } from './scenarios/ingress.mjs';
+import { bigGroupScenario } from './scenarios/bigGroup.mjs';
+import { latencyScenario } from './scenarios/latency.mjs';
+import { resyncScenario } from './scenarios/resync.mjs';
+import { LIMIT_SCHEMA, makeLimitPool } from './lib/limit.mjs';
+import { printTable } from './lib/report.mjs';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const arg = (name) => {
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1];
+};
+const only = arg('only') ? new Set(arg('only').split(',').map(Number)) : undefined;
+const want = (n) => !only || only.has(n);
+
+const P = quick
+  ? { runs: 1, duration: 1.5, users: 1_000, patchAmount16: 300, patchAmount1: 100, bigGroup: 5_000, deactivations: 200, rate: 200, resyncMembers: 5_000, resyncRuns: 1 }
+  : { runs: 3, duration: 5, users: 10_000, patchAmount16: 2_000, patchAmount1: 500, bigGroup: 100_000, deactivations: 2_000, rate: 200, resyncMembers: 100_000, resyncRuns: 3 };
+if (arg('runs')) P.runs = Math.max(1, Number(arg('runs')));
+
+const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+const say = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+const machine = {
+  cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+  memoryGb: +(os.totalmem() / 2 ** 30).toFixed(1),
+  node: process.version,
+  os: `${os.type()} ${os.release()}`,
+  commit: (() => {
+    try {
+      return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
+    } catch {
+      return null;
+    }
+  })(),
+};
+const result = { mode: quick ? 'quick' : 'full', params: P, machine, loadBefore: loadavg(), uptimeBefore: os.uptime(), rows: [], notes: [] };
+say(`mode ${result.mode}; load before ${JSON.stringify(result.loadBefore)}`);
+const started = Date.now();
+const pgServer = await startPostgres(log);
+result.postgres = { kind: pgServer.kind, version: await serverVersion(pgServer.adminUrl) };
+say(`postgres: ${result.postgres.kind} ${result.postgres.version}`);
+
+try {
+  const rows = result.rows;
+  if ([1, 2, 3, 4, 5, 8].some(want)) {
+    const oursDb = await freshDatabase(pgServer.adminUrl, 'bench_ours');
+    const peerDb = await freshDatabase(pgServer.adminUrl, 'bench_peer');
+    const limitDb = await freshDatabase(pgServer.adminUrl, 'bench_limit');
+    const specs = ['s1', 's2', 's3', 's5'].map((organization) => ({ organization }));
+    // Ingress alone: the reconciler has its own scenarios (6, 7).
+    const ours = await startOurs({ databaseUrl: oursDb, specs, env: { RECONCILER_ENABLED: 'false' } });
+    const peer = await startPeer({ databaseUrl: peerDb, token: 'peer-bench-token-0123456789' });
+    const limitPool = makeLimitPool(limitDb);
+    await limitPool.query(LIMIT_SCHEMA);
+    try {
+      const ctx = { ours, peer, limitPool, P, say, want };
+      if ([1, 2, 3, 4, 8].some(want)) rows.push(...(await ingressScenarios(ctx)));
+      if (want(5)) rows.push(...(await bigGroupScenario(ctx)));
+    } finally {
+      await limitPool.end();
+      await stopChild(ours.child);
+      await stopChild(peer.child);
+    }
+  }
+  if (want(6)) rows.push(...(await latencyScenario({ adminUrl: pgServer.adminUrl, P, say, notes: result.notes })));
+  if (want(7)) rows.push(...(await resyncScenario({ adminUrl: pgServer.adminUrl, P, say, notes: result.notes })));
+} finally {
+  await stopAllChildren();
+  await pgServer.stop().catch((e) => say(`stopping postgres: ${e}`));
+}
+
+result.loadAfter = loadavg();
+result.seconds = Math.round((Date.now() - started) / 1000);
+result.medianNote = `medians of ${P.runs} run(s) per system, systems interleaved within each run`;
+printTable(result);
+await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
+const out = path.join(ROOT, 'bench/results/latest.json');
+await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+say(`wrote ${path.relative(ROOT, out)} in ${result.seconds} s; load after ${JSON.stringify(result.loadAfter)}`);
+

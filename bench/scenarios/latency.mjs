@@ -1,0 +1,123 @@
+// Scenario 6: provisioning latency under load. `scimsync start` (ingress + reconciler in one
+// process, as shipped) serves an organization whose target is a real HTTP server (own process).
+// While POST /Users runs at a fixed rate (scenario 1-style traffic, its own process), users
+// are deactivated via SCIM PATCH (Entra's body) at `rate`/s; per user we measure the time from
+// the SCIM response to the target receiving the DELETE (both clocks: performance.timeOrigin +
+// performance.now() on one machine).
+import { freshDatabase, memoryOf, now, percentile, sleep, spawnNode, stopChild } from '../lib/common.mjs';
+import { userBody } from '../lib/load.mjs';
+import { startOurs, startTarget, withClient } from '../lib/servers.mjs';
+import { row } from '../lib/report.mjs';
+
+async function targetCount(target, org) {
+  return (await fetch(`${target.url}/_bench/count?org=${org}`)).json();
+}
+
+async function waitUntil(what, cond, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await cond()) return true;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function latencyScenario({ adminUrl, P, say, notes }) {
+  const N = P.deactivations;
+  const rate = P.rate;
+  const db = await freshDatabase(adminUrl, 'bench_ours_latency');
+  const target = await startTarget();
+  const spec = { organization: 'lat', target: { type: 'http', http: { baseUrl: target.url } }, revocationGuard: { enabled: false }, resyncInterval: '1h' };
+  const ours = await startOurs({ databaseUrl: db, specs: [spec] });
+  try {
+    say(`6: creating ${N} users through SCIM and waiting for their grants`);
+    const ids = new Array(N);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < N) {
+          const i = next++;
+          const res = await fetch(`${ours.url}/scim/v2/lat/Users`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${ours.tokens.lat}`, 'content-type': 'application/scim+json' },
+            body: JSON.stringify(userBody('latu', i)),
+          });
+          if (res.status !== 201) throw new Error(`POST /Users: ${res.status} ${await res.text()}`);
+          ids[i] = (await res.json()).id;
+        }
+      }),
+    );
+    await waitUntil(`${N} grants at the target`, async () => (await targetCount(target, 'lat')).count >= N, 180_000);
+
+    const seconds = Math.ceil(N / rate) + 6;
+    say(`6: background POST /Users at ${rate}/s for ${seconds} s; deactivating ${N} users at ${rate}/s`);
+    const bg = spawnNode(
+      ['bench/lib/load.mjs', JSON.stringify({ url: ours.url, token: ours.tokens.lat, path: '/scim/v2/lat/Users', prefix: 'latbg', connections: 16, seconds, rate })],
+      {},
+      { name: 'load' },
+    );
+    let bgOut = '';
+    bg.stdout.on('data', (d) => (bgOut += d));
+    const bgDone = new Promise((r) => bg.once('exit', r));
+    await sleep(2000);
+
+    const responded = new Map();
+    let failed = 0;
+    const t0 = now();
+    const inflight = [];
+    for (let i = 0; i < N; i++) {
+      const wait = t0 + (i * 1000) / rate - now();
+      if (wait > 0) await sleep(wait);
+      inflight.push(
+        fetch(`${ours.url}/scim/v2/lat/Users/${ids[i]}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${ours.tokens.lat}`, 'content-type': 'application/scim+json' },
+          body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: false }] }),
+        }).then(
+          async (res) => {
+            const t = now();
+            await res.arrayBuffer();
+            if (res.status < 300) responded.set(`latu${i}@example.com`, t);
+            else failed++;
+          },
+          () => failed++,
+        ),
+      );
+    }
+    await Promise.all(inflight);
+    const sentSeconds = (now() - t0) / 1000;
+    await waitUntil(`${N} DELETEs at the target`, async () => (await targetCount(target, 'lat')).deletes >= responded.size, 60_000).catch((e) => notes.push(`6: ${e.message}`));
+    const deletes = await (await fetch(`${target.url}/_bench/deletes?org=lat`)).json();
+    const lat = [];
+    let missing = 0;
+    for (const [email, t] of responded) {
+      if (deletes[email] === undefined) missing++;
+      else lat.push(deletes[email] - t);
+    }
+    const ingress = await memoryOf(ours.child.pid);
+    await Promise.race([bgDone, sleep((seconds + 40) * 1000)]);
+    const bgRes = bgOut ? JSON.parse(bgOut) : undefined;
+    const events = await withClient(db, async (c) =>
+      (await c.query(`select latency_ms as ms from reconcile_events where operation = 'revoke' and result = 'ok' and latency_ms is not null`)).rows.map((r) => r.ms),
+    );
+    if (failed || missing) notes.push(`6: ${failed} deactivation requests failed, ${missing} deactivated users never got a DELETE`);
+    notes.push(
+      `6: ${responded.size} deactivations sent in ${sentSeconds.toFixed(1)} s (${(responded.size / sentSeconds).toFixed(0)}/s) while background POST /Users ran at ${bgRes ? bgRes.rps.toFixed(0) : '?'}/s ` +
+        `(target ${rate}/s, ${bgRes?.non2xx ?? '?'} non-2xx); negative values mean the DELETE arrived before the SCIM response reached the client`,
+    );
+    const p = (q) => percentile(lat, q);
+    const met = lat.length > 0 && p(99) <= 100 && !missing;
+    const ev = (q) => percentile(events, q);
+    return [
+      row({ scenario: 6, metric: `SCIM response → target DELETE, p50 (${lat.length} users, ${rate}/s under load)`, unit: 'ms', better: 'lower', ours: p(50) }),
+      row({ scenario: 6, metric: 'SCIM response → target DELETE, p95', unit: 'ms', better: 'lower', ours: p(95) }),
+      row({ scenario: 6, metric: 'SCIM response → target DELETE, p99', unit: 'ms', better: 'lower', ours: p(99), target: 'p99 ≤100 ms', met }),
+      row({ scenario: 6, metric: 'SCIM response → target DELETE, max', unit: 'ms', better: 'lower', ours: lat.length ? Math.max(...lat) : null }),
+      row({ scenario: 6, metric: 'commit → target confirmed (reconcile_events.latency_ms), p99', unit: 'ms', better: 'lower', ours: ev(99) }),
+      row({ scenario: 6, metric: 'ingress+reconciler process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),
+    ];
+  } finally {
+    await stopChild(ours.child);
+    await stopChild(target.child);
+  }
+}
