@@ -70,7 +70,10 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // Own pool: every in-flight member operation holds a connection (its advisory lock) while it
   // calls the target, so sharing the ingress's pool could starve SCIM requests.
   const pool = makePool(deps.databaseUrl, s.concurrency + s.resyncConcurrency * s.applyConcurrency + 4);
-  const targets = makeTargetResolver({ pool: makePool(deps.databaseUrl, 8), secretsDir: s.secretsDir });
+  // The reference-table target gets a pool of its own, so a member lock never waits on a
+  // connection that only a member-lock holder could free.
+  const targetPool = makePool(deps.databaseUrl, 8);
+  const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
@@ -170,14 +173,14 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       if (claimed > 0 && (users < s.concurrency || orgs < s.resyncConcurrency)) continue;
       if (woken) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, s.pollMs);
-        const onAbort = () => resolve();
-        wake = () => {
+        const done = () => {
           clearTimeout(t);
-          stopping.signal.removeEventListener('abort', onAbort);
+          stopping.signal.removeEventListener('abort', done);
           resolve();
         };
-        stopping.signal.addEventListener('abort', onAbort, { once: true });
+        const t = setTimeout(done, s.pollMs);
+        wake = done;
+        stopping.signal.addEventListener('abort', done, { once: true });
       });
       wake = () => {};
     }
@@ -187,6 +190,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     clearInterval(beat);
     await listening;
     await targets.close();
+    await targetPool.end();
     await pool.end();
   }
 }
