@@ -179,4 +179,29 @@ describe('reconciler', () => {
     const plan = await run('plan', ['demo', '--json']);
     expect(JSON.parse(plan.join('\n'))).toMatchObject({ target: 'postgres', plan: { grants: [], revocations: [] } });
   });
+
+  it('a permanently failing item stays queued with its error and backs off; plan reports the cause', async () => {
+    const org = await createOrg(db.pool, 'broken', { target: { type: 'http', http: { baseUrl: 'http://127.0.0.1:1', maxRetries: 0, retryBaseDelay: '1ms' } } });
+    await addUser(db.pool, org, 'x@broken.io');
+    await waitFor(async () => (await db.pool.query(`select attempts from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rows[0]?.attempts >= 2, 5000, 'retries');
+    const { rows } = await db.pool.query(`select last_error from reconcile_queue where organization_id = $1 and user_id is not null`, [org]);
+    expect(rows[0].last_error).toMatch(/gave up after 1 attempts/);
+    const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+    await expect(reconcilerCommands.plan(['broken'], ctx)).rejects.toThrow(/127\.0\.0\.1:1/);
+  });
+
+  it('a target listing members out of order fails the pass instead of planning from it', async () => {
+    const unsorted = await startHttpTarget();
+    try {
+      unsorted.unsorted = true;
+      await createOrg(db.pool, 'unsorted', { target: { type: 'http', http: { baseUrl: unsorted.baseUrl, pageSize: 10 } } });
+      for (const e of ['a@u.io', 'b@u.io', 'c@u.io']) unsorted.put('unsorted', { email: e, role: 'member', teams: [] });
+      const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+      await expect(reconcilerCommands.plan(['unsorted'], ctx)).rejects.toThrow(/not in ascending email order/);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unsorted.writes()).toEqual([]);
+    } finally {
+      await unsorted.close();
+    }
+  });
 });
