@@ -423,9 +423,9 @@ describe('sortExpression', () => {
     expect(rows.map((r) => r.displayName)).toEqual(['Sales Team', 'Empty', 'Admins']);
   });
 
-  it.each(['name', 'meta', `${ENT}:manager`, 'addresses'])('rejects sortBy=%s (a complex attribute) as invalidSyntax', (attr) => {
+  it.each(['name', 'meta', `${ENT}:manager`, 'addresses'])('rejects sortBy=%s (a complex attribute) as invalidValue', (attr) => {
     expect(() => sortExpression(resolvePath(USER_RESOURCE, attr)!, USERS_SQL)).toThrow(
-      expect.objectContaining({ status: 400, scimType: 'invalidSyntax' }),
+      expect.objectContaining({ status: 400, scimType: 'invalidValue' }),
     );
   });
 });

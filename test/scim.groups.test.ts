@@ -150,3 +150,15 @@ describe('large groups and concurrency', () => {
     expect(version).toMatch(/^W\/"\d+"$/);
   });
 });
+
+describe('nested groups', () => {
+  it('deleting a group that is a member of another bumps the parent version', async () => {
+    const child = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Child' } })).body;
+    const parent = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Parent', members: [{ value: child.id, type: 'Group' }] } })).body;
+    expect(parent.members).toEqual([expect.objectContaining({ value: child.id, type: 'Group', $ref: `${s.baseUrl}/Groups/${child.id}` })]);
+    expect((await s.scim(`/Groups/${child.id}`, { method: 'DELETE' })).status).toBe(204);
+    const after = (await s.scim(`/Groups/${parent.id}`)).body;
+    expect(after.members ?? []).toEqual([]);
+    expect(after.meta.version).not.toBe(parent.meta.version);
+  });
+});

@@ -252,18 +252,18 @@ function sortKey(o: Extract<Operand, { kind: 'jsonb' }>, attr: AttributeDef): st
 /**
  * The expression to "order by" for sortBy (RFC 7644 §3.4.2.3); the caller appends the
  * direction and "nulls last". A multi-valued attribute sorts by its primary value, or else
- * its first value; a complex attribute needs a sub-attribute (400 invalidSyntax).
+ * its first value; a complex attribute needs a sub-attribute (400 invalidValue, as for an unknown sortBy).
  */
 export function sortExpression(path: AttrPath, target: SqlTarget): string {
   let p = path;
   if (!p.sub && p.attribute.type === 'complex') {
     const value = p.attribute.multiValued ? findAttr(p.attribute.subAttributes, 'value') : undefined;
-    if (!value) throw badRequest('invalidSyntax', `cannot sort by complex attribute '${formatPath(p)}': name one of its sub-attributes`);
+    if (!value) throw badRequest('invalidValue', `cannot sort by complex attribute '${formatPath(p)}': name one of its sub-attributes`);
     p = { ...p, sub: value };
   }
   const label = formatPath(p);
   const attr = leafAttr(p);
-  if (target.unsupported.includes(label)) throw badRequest('invalidSyntax', `sorting by '${label}' is not supported`);
+  if (target.unsupported.includes(label)) throw badRequest('invalidValue', `sorting by '${label}' is not supported`);
   const column = target.columns[label];
   if (column) return column.type === 'text' && !attr.caseExact ? `lower(${column.sql})` : column.sql;
   const rel = relationOf(target, p);

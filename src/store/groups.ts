@@ -186,8 +186,13 @@ export async function deleteGroup(pool: Pool, organizationId: string, id: string
     const current = await getGroup(client, organizationId, id, true);
     if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
     const touched = await applyMemberChanges(client, organizationId, id, { removeAll: true, add: [], remove: [] });
-    // The group may itself be a member of other groups.
-    await client.query('delete from scim_group_members where member_id = $1::uuid', [id]);
+    // The group may itself be a member of other groups: those change too (version, lastModified).
+    await client.query(
+      `with gone as (delete from scim_group_members where member_id = $1::uuid returning group_id)
+       update scim_groups g set version = g.version + 1, last_modified = clock_timestamp()
+        where g.id in (select group_id from gone)`,
+      [id],
+    );
     await client.query('delete from scim_groups where id = $1::uuid', [id]);
     await markTouched(client, organizationId, touched, false);
   });
