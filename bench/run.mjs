@@ -28,7 +28,7 @@ const want = (n) => !only || only.has(n);
 
 const P = quick
   ? { runs: 1, duration: 1.5, users: 1_000, patchAmount16: 300, patchAmount1: 100, bigGroup: 5_000, deactivations: 200, rate: 200, resyncMembers: 5_000, resyncRuns: 1 }
-  : { runs: 3, duration: 5, users: 10_000, patchAmount16: 2_000, patchAmount1: 500, bigGroup: 100_000, deactivations: 2_000, rate: 200, resyncMembers: 100_000, resyncRuns: 3 };
+  : { runs: 3, duration: 5, users: 10_000, patchAmount16: 1_000, patchAmount1: 300, bigGroup: 100_000, deactivations: 2_000, rate: 200, resyncMembers: 100_000, resyncRuns: 3 };
 if (arg('runs')) P.runs = Math.max(1, Number(arg('runs')));
 
 const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
