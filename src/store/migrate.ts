@@ -17,6 +17,9 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<string[
     migrationsTable: MIGRATIONS_TABLE,
     singleTransaction: true,
     checkOrder: true,
+    // Replicas and CLI commands migrate at start, possibly at once: the later ones wait for the
+    // first (then find nothing pending) instead of failing with "Another migration is already running".
+    advisoryLockMode: 'wait',
     log: () => {},
     logger: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
   });
