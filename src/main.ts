@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
-import { makeApp } from './http/app.js';
+import { makeApp, makeOpsApp } from './http/app.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
 import { upsertOrganization } from './store/orgs.js';
@@ -25,7 +25,8 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
-  scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress)
+  scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress);
+                                            serves /healthz, /readyz, /metrics on PORT unless --once
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
@@ -144,9 +145,17 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    return await withDatabase(config, log, (pool, db) =>
-      reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal }),
-    );
+    return await withDatabase(config, log, async (pool, db) => {
+      const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
+      if (command !== 'reconcile' || argv.includes('--once')) return run;
+      // A long-running reconciler replica answers health checks and /metrics on PORT.
+      const server = createServer(makeOpsApp({ pool, log }));
+      await listen(server, config.PORT, config.HOST);
+      log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
+      const code = await run.finally(() => controller.abort());
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      return code;
+    });
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);

@@ -264,6 +264,33 @@ describe('scimsync start without --config', () => {
   });
 });
 
+describe('scimsync reconcile (a lone reconciler replica)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await killAllCli();
+    await db?.drop();
+  });
+
+  it('serves /healthz, /readyz and /metrics with the reconciler metrics, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = cliEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' });
+    const reconciler = startCli(['reconcile'], env);
+    await waitForOk(`${base}/readyz`, reconciler);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('# HELP scimsync_queue_depth');
+    expect(metrics).toContain('# HELP scimsync_provisioning_latency_seconds');
+    // no SCIM here: a reconciler replica is not an ingress
+    expect((await fetch(`${base}/scim/v2/demo/Users`)).status).toBe(404);
+    reconciler.child.kill('SIGTERM');
+    expect(await reconciler.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
 describe('invalid configuration', () => {
   it('stops at start listing every invalid setting', async () => {
     const r = await runCli(['start'], cliEnv({ PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'not-a-url' }));

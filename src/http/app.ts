@@ -62,13 +62,8 @@ function requestContext(log: Logger): RequestHandler {
   };
 }
 
-export function makeApp({ pool, log, options }: AppDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
-  app.use(requestContext(log));
-
+/** Health checks and /metrics: every process serves these, the ingress and a lone reconciler. */
+function mountOps(app: express.Express, pool: Pool): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -88,6 +83,27 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+}
+
+function baseApp(log: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(log));
+  return app;
+}
+
+/** What `scimsync reconcile` serves: /healthz, /readyz and /metrics only. */
+export function makeOpsApp({ pool, log }: Pick<AppDeps, 'pool' | 'log'>): express.Express {
+  const app = baseApp(log);
+  mountOps(app, pool);
+  return app;
+}
+
+export function makeApp({ pool, log, options }: AppDeps): express.Express {
+  const app = baseApp(log);
+  mountOps(app, pool);
 
   const scim = express.Router({ mergeParams: true });
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
