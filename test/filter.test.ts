@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../src/scim/errors.js';
 import { evaluateFilter, type FilterNode, matchesValueFilter, parseFilter, parsePatchPath } from '../src/scim/filter.js';
 import { formatPath } from '../src/scim/paths.js';
 import { ENTERPRISE_USER_SCHEMA as ENT, GROUP_RESOURCE, USER_RESOURCE } from '../src/scim/schemas.js';
+import { scimError } from './helpers/scimError.js';
 
 /** A compact rendering of the AST, so that expectations read like filters. */
 function show(n: FilterNode): string {
@@ -15,15 +15,6 @@ function show(n: FilterNode): string {
   }
 }
 
-function scimError(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ScimError) return err;
-    throw err;
-  }
-  throw new Error('expected a ScimError');
-}
 
 describe('parseFilter', () => {
   const cases: [string, string][] = [

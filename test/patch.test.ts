@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../src/scim/errors.js';
 import { type MemberChanges, applyPatch } from '../src/scim/patch.js';
 import { normalizeResource } from '../src/scim/resource.js';
 import {
@@ -8,6 +7,7 @@ import {
   PATCH_OP_SCHEMA,
   USER_RESOURCE,
 } from '../src/scim/schemas.js';
+import { scimError } from './helpers/scimError.js';
 
 type Json = Record<string, unknown>;
 const MANAGER = '26118915-6090-4610-87e4-49d8ca9f808d';
@@ -32,15 +32,6 @@ const body = (...Operations: unknown[]) => ({ schemas: [PATCH_OP_SCHEMA], Operat
 const WORK = { value: 'bjensen@example.com', type: 'work', primary: true };
 const HOME = { value: 'babs@home.org', type: 'home' };
 
-function scimError(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ScimError) return err;
-    throw err;
-  }
-  throw new Error('expected a ScimError');
-}
 
 interface UserCase {
   name: string;

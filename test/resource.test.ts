@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../src/scim/errors.js';
 import {
   extractMembers,
   normalizeResource,
@@ -8,16 +7,8 @@ import {
   type NormalizeMode,
 } from '../src/scim/resource.js';
 import { ENTERPRISE_USER_SCHEMA as ENT, GROUP_RESOURCE, GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA } from '../src/scim/schemas.js';
+import { scimError } from './helpers/scimError.js';
 
-function scimError(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ScimError) return err;
-    throw err;
-  }
-  throw new Error('expected a ScimError');
-}
 
 describe('normalizeResource (User)', () => {
   const cases: { name: string; input: unknown; expected: Record<string, unknown> }[] = [
