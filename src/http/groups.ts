@@ -6,7 +6,7 @@ import { parseListParams, searchRequest, type ListParams } from '../scim/listPar
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
-import { baseUrl, etagOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
 import { listResponse, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
 
@@ -22,7 +22,7 @@ export async function renderGroups(pool: Pool, req: Request, opts: HttpOptions, 
     const full = serializeResource(
       rt,
       row.resource,
-      { id: row.id, created: row.created, lastModified: row.lastModified, location: `${base}/Groups/${row.id}`, version: etagOf(row.version) },
+      metaOf(row, `${base}/Groups/${row.id}`),
       extras,
     );
     return projectAttributes(rt, full, p.attributes, p.excludedAttributes);

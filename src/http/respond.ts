@@ -6,6 +6,15 @@ export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
 export const etagOf = (version: string) => `W/"${version}"`;
 
+/** meta (RFC 7643 §3.1) of a stored row, served at `location`. */
+export const metaOf = (row: { id: string; created: string; lastModified: string; version: string }, location: string) => ({
+  id: row.id,
+  created: row.created,
+  lastModified: row.lastModified,
+  location,
+  version: etagOf(row.version),
+});
+
 export function sendScim(res: Response, status: number, body: unknown, etag?: string): void {
   if (etag) res.setHeader('ETag', etag);
   res.status(status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(body));

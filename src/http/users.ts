@@ -6,7 +6,7 @@ import { parseListParams, encodeCursor, searchRequest, type ListParams } from '.
 import { LIST_RESPONSE_SCHEMA, USER_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type UserRow } from '../store/users.js';
-import { baseUrl, etagOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
 import type { HttpOptions } from './app.js';
 
 const rt = USER_RESOURCE;
@@ -31,7 +31,7 @@ export async function renderUsers(pool: Pool, req: Request, opts: HttpOptions, r
     const full = serializeResource(
       rt,
       row.resource,
-      { id: row.id, created: row.created, lastModified: row.lastModified, location: `${base}/Users/${row.id}`, version: etagOf(row.version) },
+      metaOf(row, `${base}/Users/${row.id}`),
       { groups: (groups.get(row.id) ?? []).map((g: { value: string; display: string }) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' })) },
     );
     return projectAttributes(rt, full, p.attributes, p.excludedAttributes);
