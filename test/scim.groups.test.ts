@@ -162,3 +162,21 @@ describe('nested groups', () => {
     expect(after.meta.version).not.toBe(parent.meta.version);
   });
 });
+
+describe('a user\'s groups attribute', () => {
+  it('is served on GET, list, PUT (also when nothing changed) and PATCH with attributes', async () => {
+    const u = (await s.scim('/Users', { method: 'POST', body: { userName: 'member-of@example.com', displayName: 'Member' } })).body;
+    expect(u.groups).toBeUndefined();
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Readers', members: [{ value: u.id }] } })).body;
+    const expected = [expect.objectContaining({ value: g.id, display: 'Readers', type: 'direct', $ref: `${s.baseUrl}/Groups/${g.id}` })];
+    expect((await s.scim(`/Users/${u.id}`)).body.groups).toEqual(expected);
+    const list = await s.scim('/Users?filter=' + encodeURIComponent('userName eq "member-of@example.com"'));
+    expect(list.body.Resources[0].groups).toEqual(expected);
+    const same = await s.scim(`/Users/${u.id}`, { method: 'PUT', body: { userName: 'member-of@example.com', displayName: 'Member' } });
+    expect(same.body.meta.version).toBe(u.meta.version);
+    expect(same.body.groups).toEqual(expected);
+    const patched = await s.scim(`/Users/${u.id}?attributes=groups`, { method: 'PATCH', body: { schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'M' }] } });
+    expect(patched.body.groups).toEqual(expected);
+    expect((await s.scim(`/Users/${u.id}?excludedAttributes=groups`)).body.groups).toBeUndefined();
+  });
+});

@@ -5,7 +5,7 @@ import { normalizeResource, projectAttributes, serializeResource } from '../scim
 import { parseListParams, encodeCursor, searchRequest, type ListParams } from '../scim/listParams.js';
 import { LIST_RESPONSE_SCHEMA, USER_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
-import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type UserRow } from '../store/users.js';
+import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
 import type { HttpOptions } from './app.js';
 
@@ -26,20 +26,24 @@ export function projection(req: Request): Pick<ListParams, 'attributes' | 'exclu
 
 export async function renderUsers(pool: Pool, req: Request, opts: HttpOptions, rows: UserRow[], p: Pick<ListParams, 'attributes' | 'excludedAttributes'>) {
   const base = baseUrl(req, opts.publicUrl);
-  const groups = wants(p, 'groups') ? await groupsOfUsers(pool, rows.map((r) => r.id)) : new Map();
+  // Groups come with the rows when the query included them (a user just created has none);
+  // otherwise fetch them for the rows that need them.
+  const missing = wants(p, 'groups') ? rows.filter((r) => !r.groups).map((r) => r.id) : [];
+  const fetched = missing.length ? await groupsOfUsers(pool, missing) : new Map<string, GroupRef[]>();
+  const groups = (row: UserRow) => row.groups ?? fetched.get(row.id) ?? [];
   return rows.map((row) => {
     const full = serializeResource(
       rt,
       row.resource,
       metaOf(row, `${base}/Users/${row.id}`),
-      { groups: (groups.get(row.id) ?? []).map((g: { value: string; display: string }) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' })) },
+      { groups: groups(row).map((g) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' })) },
     );
     return projectAttributes(rt, full, p.attributes, p.excludedAttributes);
   });
 }
 
 export async function listUsersResponse(pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) {
-  const page = await listUsers(pool, organizationId, p);
+  const page = await listUsers(pool, organizationId, p, wants(p, 'groups'));
   const resources = await renderUsers(pool, req, opts, page.rows, p);
   return listResponse(page.total, resources, p, page.next);
 }
@@ -75,7 +79,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
   });
 
   r.get('/:id', async (req, res) => {
-    const row = await getUser(pool, req.auth!.organizationId, req.params.id!);
+    const row = await getUser(pool, req.auth!.organizationId, req.params.id!, false, wants(projection(req), 'groups'));
     if (ifNoneMatchHits(req, row.version)) {
       res.setHeader('ETag', etagOf(row.version));
       res.status(304).end();

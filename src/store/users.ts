@@ -4,12 +4,14 @@
 import type { PoolClient, Pool, Queryable } from './pool.js';
 import { SQLSTATE, sqlState, withTransaction } from './pool.js';
 import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
-import { markForReconcile } from './reconcileQueue.js';
+import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { listRows, type ListPage, type ListQuery } from './list.js';
 import { USERS_SQL } from './filterSql.js';
 
 export interface UserRow {
   id: string;
+  /** The user's groups, when the query was asked to include them (RFC 7643 §4.1.2). */
+  groups?: GroupRef[];
   userName: string;
   active: boolean;
   resource: Record<string, unknown>;
@@ -33,12 +35,16 @@ const SELECT = `u.id, u.user_name as "userName", u.active, u.resource, u.version
   to_json(u.created_at)#>>'{}' as created, to_json(u.last_modified)#>>'{}' as "lastModified",
   u.created_at::text as "createdAtKey"`;
 
+// The groups of a user in the same query as the user: one round trip for a page of users.
+const SELECT_GROUPS = `(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
+     from scim_group_members m join scim_groups g on g.id = m.group_id where m.member_id = u.id) as groups`;
+
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
-export async function getUser(db: Queryable, organizationId: string, id: string, forUpdate = false): Promise<UserRow> {
+export async function getUser(db: Queryable, organizationId: string, id: string, forUpdate = false, withGroups = false): Promise<UserRow> {
   if (!isUuid(id)) throw new NotFoundError('User', id);
   const { rows } = await db.query<UserRow>(
-    `select ${SELECT} from scim_users u
+    `select ${SELECT}${withGroups ? `, ${SELECT_GROUPS}` : ''} from scim_users u
       where u.organization_id = $1::uuid and u.id = $2::uuid and u.deleted_at is null${forUpdate ? ' for update' : ''}`,
     [organizationId, id],
   );
@@ -69,27 +75,25 @@ const conflictDetail = (userName: string) => `userName "${userName}" is already 
  */
 export async function createUser(pool: Pool, organizationId: string, resource: Record<string, unknown>): Promise<{ row: UserRow; reprovisioned: boolean }> {
   const c = columns(resource);
+  // The common case in one statement (its own transaction): insert, mark for reconcile,
+  // NOTIFY. Only a userName that is taken goes the slower way below.
+  const { rows } = await pool.query<UserRow>(
+    `with u as (
+       insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
+       values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb)
+       on conflict (organization_id, lower(user_name)) where deleted_at is null do nothing
+       returning ${SELECT}
+     ), q as (${markStatement('$1', 'select id from u')})
+     select u.*, ${notifyAfter('q', '$1')} as notified from u`,
+    [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
+  );
+  if (rows[0]) return { row: { ...rows[0], groups: [] }, reprovisioned: false };
   return withTransaction(pool, async (client) => {
     const existing = await findLiveByUserName(client, organizationId, c.userName);
-    if (existing?.active) throw new ConflictError(conflictDetail(c.userName));
-    let row: UserRow;
-    if (existing) {
-      row = await writeUser(client, organizationId, existing.id, resource);
-    } else {
-      try {
-        const { rows } = await client.query<UserRow>(
-          `insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
-           values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb) returning ${SELECT}`,
-          [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
-        );
-        row = rows[0]!;
-      } catch (err) {
-        if (sqlState(err) === SQLSTATE.uniqueViolation) throw new ConflictError(conflictDetail(c.userName));
-        throw err;
-      }
-    }
+    if (!existing || existing.active) throw new ConflictError(conflictDetail(c.userName));
+    const row = await writeUser(client, organizationId, existing.id, resource);
     await markForReconcile(client, organizationId, [row.id]);
-    return { row, reprovisioned: Boolean(existing) };
+    return { row, reprovisioned: true };
   });
 }
 
@@ -149,12 +153,12 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
   });
 }
 
-export async function listUsers(db: Queryable, organizationId: string, q: ListQuery): Promise<ListPage<UserRow>> {
-  return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select: SELECT }, organizationId, q);
+export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
+  const select = withGroups ? `${SELECT}, ${SELECT_GROUPS}` : SELECT;
+  return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
 export interface GroupRef {
-  userId: string;
   value: string;
   display: string;
 }
@@ -163,16 +167,16 @@ export interface GroupRef {
 export async function groupsOfUsers(db: Queryable, userIds: string[]): Promise<Map<string, GroupRef[]>> {
   const out = new Map<string, GroupRef[]>();
   if (!userIds.length) return out;
-  const { rows } = await db.query<GroupRef>(
+  const { rows } = await db.query<GroupRef & { userId: string }>(
     `select m.member_id as "userId", g.id as value, g.display_name as display
        from scim_group_members m join scim_groups g on g.id = m.group_id
       where m.member_id = any($1::uuid[]) order by g.display_name`,
     [userIds],
   );
-  for (const r of rows) {
-    const list = out.get(r.userId) ?? [];
-    list.push(r);
-    out.set(r.userId, list);
+  for (const { userId, ...ref } of rows) {
+    const list = out.get(userId) ?? [];
+    list.push(ref);
+    out.set(userId, list);
   }
   return out;
 }
