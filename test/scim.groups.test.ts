@@ -151,6 +151,29 @@ describe('large groups and concurrency', () => {
   });
 });
 
+describe('concurrent member PATCHes, renames and user deletions on one group', () => {
+  it('all succeed and the result is what some serial order gives', async () => {
+    const { rows } = await s.pool.query(
+      `insert into scim_users (organization_id, user_name, resource)
+       select $1::uuid, 'mix' || i || '@example.com', jsonb_build_object('userName', 'mix' || i || '@example.com')
+         from generate_series(1, 30) i returning id`,
+      [s.organizationId],
+    );
+    const ids = rows.map((r) => r.id as string);
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Mixed', members: ids.slice(20).map((value) => ({ value })) } })).body;
+    const requests = [
+      ...ids.slice(0, 20).map((id) => patch(g.id, [{ op: 'add', path: 'members', value: [{ value: id }] }])),
+      ...[1, 2, 3, 4, 5].map((n) => patch(g.id, [{ op: 'replace', path: 'displayName', value: `Mixed ${n}` }, { op: 'add', path: 'members', value: [{ value: ids[n - 1] }] }])),
+      ...ids.slice(25).map((id) => s.scim(`/Users/${id}`, { method: 'DELETE' })),
+    ];
+    const results = await Promise.all(requests);
+    expect(results.map((r) => r.status)).toEqual(requests.map(() => 204));
+    const after = (await s.scim(`/Groups/${g.id}`)).body;
+    expect(after.displayName).toMatch(/^Mixed [1-5]$/);
+    expect(after.members.map((m: { value: string }) => m.value).sort()).toEqual(ids.slice(0, 25).sort());
+  });
+});
+
 describe('nested groups', () => {
   it('deleting a group that is a member of another bumps the parent version', async () => {
     const child = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Child' } })).body;
