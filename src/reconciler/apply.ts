@@ -80,10 +80,10 @@ const classify = (err: unknown): OpOutcome =>
 
 /**
  * Performs one operation against the target and records it (inside the member's lock
- * transaction `client`). Target errors are returned, not thrown: the caller decides whether
+ * transaction `client`), releasing the guard reservation `reservationId` if one was taken. Target errors are returned, not thrown: the caller decides whether
  * the pass goes on.
  */
-export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op): Promise<OpResult> {
+export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
   const started = performance.now();
   const w = { idempotencyKey: randomUUID() };
   let error: unknown;
@@ -97,33 +97,39 @@ export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: s
   const durationMs = performance.now() - started;
   const outcome: OpOutcome = error === undefined ? 'ok' : classify(error);
   const member = op.kind === 'revoke' ? undefined : op.member;
-  const latencyMs = await recordEvent(client, {
-    organizationId: ctx.organizationId,
-    email: op.email,
-    operation: op.kind,
-    result: outcome,
-    role: member?.role,
-    teams: member?.teams,
-    reason: op.kind === 'revoke' ? op.reason : null,
-    error: error === undefined ? null : String((error as Error)?.message ?? error),
-    changedAt: outcome === 'ok' ? ctx.changedAt : undefined,
-    durationMs,
-    approved: op.kind === 'revoke' && op.approved === true,
-    worker: ctx.workerId,
-  });
+  // The event, the managed-member bookkeeping, the hold and the guard reservation (released
+  // whatever the outcome: a failed revocation used no quota) in one statement.
+  const { rows } = await client.query<{ latencyMs: number | null }>(
+    `with ev as (
+       insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
+       values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::text, $8::text,
+               extract(epoch from clock_timestamp() - $9::timestamptz) * 1000, $10::float8, $11::boolean, $12::text)
+       returning latency_ms
+     ),
+     unmanaged as (
+       delete from reconcile_managed_members
+        where organization_id = $1::uuid and email = $2::text and $4::text = 'ok' and $3::text = 'revoke'
+     ),
+     managed as (
+       insert into reconcile_managed_members (organization_id, email, user_id)
+       select $1::uuid, $2::text, $13::uuid where $4::text = 'ok' and $3::text <> 'revoke'
+       on conflict (organization_id, email) do update set user_id = coalesce(excluded.user_id, reconcile_managed_members.user_id)
+     ),
+     unheld as (
+       delete from reconcile_holds where organization_id = $1::uuid and email = $2::text and $4::text = 'ok' and $3::text = 'revoke'
+     ),
+     released as (
+       delete from reconcile_guard_reservations where id = $14::bigint
+     )
+     select latency_ms as "latencyMs" from ev`,
+    [ctx.organizationId, op.email, op.kind, outcome, member?.role ?? null, member?.teams ?? null, op.kind === 'revoke' ? op.reason : null,
+      error === undefined ? null : String((error as Error)?.message ?? error), outcome === 'ok' ? (ctx.changedAt ?? null) : null,
+      durationMs, op.kind === 'revoke' && op.approved === true, ctx.workerId, userId ?? null, reservationId ?? null],
+  );
+  const latencyMs = rows[0].latencyMs ?? undefined;
   if (outcome !== 'ok') {
     ctx.log.warn({ email: op.email, operation: op.kind, outcome, err: error }, 'target operation failed');
     return { outcome, error };
-  }
-  if (op.kind === 'revoke') {
-    await client.query(`delete from reconcile_managed_members where organization_id = $1::uuid and email = $2::text`, [ctx.organizationId, op.email]);
-    await client.query(`delete from reconcile_holds where organization_id = $1::uuid and email = $2::text`, [ctx.organizationId, op.email]);
-  } else {
-    await client.query(
-      `insert into reconcile_managed_members (organization_id, email, user_id) values ($1::uuid, $2::text, $3::uuid)
-       on conflict (organization_id, email) do update set user_id = coalesce(excluded.user_id, reconcile_managed_members.user_id)`,
-      [ctx.organizationId, op.email, userId ?? null],
-    );
   }
   if (latencyMs !== undefined) provisioningLatency.observe({ operation: op.kind }, latencyMs / 1000);
   ctx.log.debug({ email: op.email, operation: op.kind, latencyMs, durationMs }, 'applied');

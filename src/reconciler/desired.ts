@@ -17,19 +17,45 @@ export class InvalidSpecError extends Error {
   override name = 'InvalidSpecError';
 }
 
+interface OrganizationRow {
+  id: string;
+  slug: string;
+  spec: Record<string, unknown>;
+}
+
+function organizationOf(row: OrganizationRow): Organization {
+  const parsed = scimConfigSpec.safeParse({ ...row.spec, organization: row.slug });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new InvalidSpecError(`organization ${row.slug}: invalid spec: ${problems}`);
+  }
+  return { id: row.id, slug: row.slug, spec: parsed.data };
+}
+
 export async function loadOrganization(db: Queryable, idOrSlug: string): Promise<Organization | undefined> {
   const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrSlug);
-  const { rows } = await db.query<{ id: string; slug: string; spec: Record<string, unknown> }>(
+  const { rows } = await db.query<OrganizationRow>(
     `select id, slug, spec from organizations where ${isUuid ? 'id = $1::uuid' : 'slug = $1::text'}`,
     [idOrSlug],
   );
-  if (!rows[0]) return undefined;
-  const parsed = scimConfigSpec.safeParse({ ...rows[0].spec, organization: rows[0].slug });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new InvalidSpecError(`organization ${rows[0].slug}: invalid spec: ${problems}`);
-  }
-  return { id: rows[0].id, slug: rows[0].slug, spec: parsed.data };
+  return rows[0] ? organizationOf(rows[0]) : undefined;
+}
+
+/**
+ * The organization and every email a user item concerns (its current userName and any it was
+ * granted under before), in one round trip: a per-user pass runs hundreds of times a second
+ * under a deprovisioning wave.
+ */
+export async function loadUserItem(db: Queryable, organizationId: string, userId: string): Promise<{ org: Organization; emails: string[] } | undefined> {
+  const { rows } = await db.query<OrganizationRow & { emails: string[] }>(
+    `select o.id, o.slug, o.spec,
+            array(select lower(user_name) collate "C" from scim_users where id = $2::uuid and organization_id = o.id
+                  union
+                  select email from reconcile_managed_members where user_id = $2::uuid and organization_id = o.id) as emails
+       from organizations o where o.id = $1::uuid`,
+    [organizationId, userId],
+  );
+  return rows[0] ? { org: organizationOf(rows[0]), emails: rows[0].emails } : undefined;
 }
 
 /** Group id → index into spec.roleMappings, expanded to nested groups; one pair per match. */
@@ -109,15 +135,24 @@ export async function readDesiredEntry(db: Queryable, org: Organization, groups:
   return m.rowCount ? { email } : undefined;
 }
 
-/** Every email a user item concerns: its current userName and any it was granted under before. */
-export async function emailsOfUser(db: Queryable, organizationId: string, userId: string): Promise<string[]> {
-  const { rows } = await db.query<{ email: string }>(
-    `select lower(user_name) collate "C" as email from scim_users where id = $1::uuid and organization_id = $2::uuid
-     union
-     select email from reconcile_managed_members where user_id = $1::uuid and organization_id = $2::uuid`,
-    [userId, organizationId],
+/** Where a revocation of this email stands with the guard: no hold, held, or held and approved. */
+export type HoldState = 'none' | 'held' | 'approved';
+
+/**
+ * readDesiredEntry and the email's hold state in one statement (one snapshot, one round trip):
+ * the per-user pass reads both under the member lock.
+ */
+export async function readMember(db: Queryable, org: Organization, groups: MappedGroups, email: string): Promise<{ desired: DesiredEntry | undefined; hold: HoldState }> {
+  const { rows } = await db.query<{ users: UserRow[]; managed: boolean; approved: boolean | null }>(
+    `select coalesce((select json_agg(r) from (select ${USER_COLUMNS} from scim_users u
+                       where u.organization_id = $1::uuid and lower(u.user_name) collate "C" = $4::text) r), '[]') as users,
+            exists (select 1 from reconcile_managed_members where organization_id = $1::uuid and email = $4::text) as managed,
+            (select approved_at is not null from reconcile_holds where organization_id = $1::uuid and email = $4::text) as approved`,
+    [org.id, groups.groupIds, groups.indexes, email],
   );
-  return rows.map((r) => r.email);
+  const { users, managed, approved } = rows[0];
+  const desired = users.length ? entryFor(org, email, users) : managed ? { email } : undefined;
+  return { desired, hold: approved === null ? 'none' : approved ? 'approved' : 'held' };
 }
 
 /** Users in email order, keyset-paged on (email, id) so tombstones of one email never split badly. */

@@ -11,6 +11,8 @@ export class TerminalError extends Error {
 
 export interface Result {
   requeueAfter?: number;
+  /** The pass already completed its queue item (in its last transaction). */
+  completed?: boolean;
 }
 
 export class AbortedError extends Error {

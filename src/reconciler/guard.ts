@@ -2,8 +2,11 @@
 // members per sliding window (revocations already applied in the window count, approved ones
 // do not). Per-user passes and full passes share the window, so a mass deprovisioning that
 // arrives as thousands of single-user SCIM writes is held as surely as one big diff.
+// Per-user passes reserve their revocation (reserveRevocation) instead of holding the
+// organization's lock across the target call: that lock serialised every revocation of an
+// organization, guard enabled or not (scenario 6 in docs/benchmarks.md: p99 6 s at 200/s).
 import type { ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
-import type { Queryable } from '../store/pool.js';
+import { withTransaction, type Pool, type Queryable } from '../store/pool.js';
 
 export type GuardSpec = ResolvedScimConfigSpec['revocationGuard'];
 
@@ -26,14 +29,54 @@ export function decideGuard(guard: GuardSpec, memberCount: number, revokedInWind
   return { limit, revokedInWindow, hold: planned > 0 && revokedInWindow + planned > limit };
 }
 
+/** True when the guard can hold nothing (disabled or without limits): no counting, no lock. */
+export const guardUnlimited = (guard: GuardSpec): boolean => revocationLimit(guard, 0) === Infinity;
+
+// Applied revocations in the window plus those reserved and still in flight.
+const WINDOW_COUNT = `(select count(*) from reconcile_events
+    where organization_id = $1::uuid and operation = 'revoke' and result = 'ok' and not approved
+      and at > clock_timestamp() - make_interval(secs => $2::double precision / 1000))
+  + (select count(*) from reconcile_guard_reservations
+    where organization_id = $1::uuid and reserved_at > clock_timestamp() - make_interval(secs => $2::double precision / 1000))`;
+
 export async function revokedInWindow(db: Queryable, organizationId: string, windowMs: number): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `select count(*)::int as n from reconcile_events
-      where organization_id = $1::uuid and operation = 'revoke' and result = 'ok' and not approved
-        and at > clock_timestamp() - make_interval(secs => $2::double precision / 1000)`,
-    [organizationId, windowMs],
-  );
+  const { rows } = await db.query<{ n: number }>(`select (${WINDOW_COUNT})::int as n`, [organizationId, windowMs]);
   return rows[0].n;
+}
+
+export interface Reservation {
+  decision: GuardDecision;
+  /** Set when the revocation may go ahead: executeOp releases it with the revocation's event. */
+  id?: string;
+}
+
+/**
+ * Reserves one unapproved revocation of `email` in the organization's window, or decides to
+ * hold it. Its own short transaction (not the member's): the guard lock serialises
+ * count-then-reserve across workers and replicas and is released at once, so revocations of
+ * one organization reach the target concurrently while the window still never overshoots.
+ */
+export async function reserveRevocation(pool: Pool, organizationId: string, guard: GuardSpec, members: number, email: string): Promise<Reservation> {
+  const limit = revocationLimit(guard, members);
+  return withTransaction(pool, async (client) => {
+    await client.query(`select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, [`scimsync-guard:${organizationId}`]);
+    const { rows } = await client.query<{ n: number; id: string | null }>(
+      `with expired as (
+         delete from reconcile_guard_reservations
+          where organization_id = $1::uuid and reserved_at <= clock_timestamp() - make_interval(secs => $2::double precision / 1000)
+       ),
+       used as (select (${WINDOW_COUNT})::int as n),
+       reserved as (
+         insert into reconcile_guard_reservations (organization_id, email)
+         select $1::uuid, $3::text from used where used.n + 1 <= $4::int
+         returning id
+       )
+       select used.n, (select id from reserved) as id from used`,
+      [organizationId, guard.window, email, Number.isFinite(limit) ? limit : 2 ** 31 - 1],
+    );
+    const decision = decideGuard(guard, members, rows[0].n, 1);
+    return rows[0].id === null ? { decision: { ...decision, hold: true } } : { decision, id: rows[0].id };
+  });
 }
 
 /** Members the guard's fraction refers to: the target's count at the last full pass, else live active users. */
@@ -83,6 +126,7 @@ export async function approvedEmails(db: Queryable, organizationId: string): Pro
   );
   return new Set(rows.map((r) => r.email));
 }
+
 
 /** Drops holds on emails a pass no longer wants to revoke (keep: emails still to revoke; null: drop one email). */
 export async function dropHolds(db: Queryable, organizationId: string, keep: string[] | null, email?: string): Promise<void> {

@@ -4,16 +4,16 @@
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
-import type { Pool, Queryable } from '../store/pool.js';
+import type { Pool, PoolClient, Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, recordEvent, withMemberLock, type ApplyContext, type Op, type OpResult } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
-import { emailsOfUser, loadOrganization, readDesiredEntry, resolveMappedGroups, type MappedGroups, type Organization } from './desired.js';
+import { loadOrganization, loadUserItem, readDesiredEntry, readMember, resolveMappedGroups, type MappedGroups, type Organization } from './desired.js';
 import { throwIfAborted, type Result } from './errors.js';
-import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, memberCount, revokedInWindow } from './guard.js';
+import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, guardUnlimited, memberCount, reserveRevocation, revokedInWindow } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
-import { isChange, type WorkItem } from './queue.js';
+import { completeItem, isChange, type WorkItem } from './queue.js';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -66,52 +66,65 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
   revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
 }
 
-/** Reconciles one email of a user item, under the member lock. */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, email: string): Promise<OpResult[]> {
+/**
+ * Reconciles one email of a user item, under the member lock. `finish` runs last in the same
+ * transaction (the item's completion commits with its last event).
+ */
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, email: string, finish?: (client: PoolClient, results: OpResult[]) => Promise<void>): Promise<OpResult[]> {
   return withMemberLock(deps.pool, ctx.organizationId, email, async (client) => {
-    const desired = await readDesiredEntry(client, ctx.org, ctx.groups, email);
+    const { desired, hold } = await readMember(client, ctx.org, ctx.groups, email);
     const actual = await ctx.target.get(email);
     const plan = emptyPlan();
     diffMember(plan, desired, actual, ctx.policy);
     const ops = opsOf(plan);
-    if (!ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
+    if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
     const results: OpResult[] = [];
     for (const op of ops) {
       if (ctx.org.spec.dryRun) {
         await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
         continue;
       }
-      if (op.kind === 'revoke') {
-        op.approved = (await approvedEmails(client, ctx.organizationId)).has(email);
-        if (!op.approved) {
-          // Serialise the guard's count-then-revoke per organization (until this member's
-          // transaction commits, with its event): concurrent user items would all see the
-          // same window count and overshoot the limit together.
-          await client.query(`select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, [`scimsync-guard:${ctx.organizationId}`]);
-          const guard = ctx.org.spec.revocationGuard;
-          const decision = decideGuard(guard, await memberCount(client, ctx.organizationId), await revokedInWindow(client, ctx.organizationId, guard.window), 1);
-          if (decision.hold) {
-            ctx.log.warn({ email, ...decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
-            await holdRevocation(ctx, client, [op]);
-            continue;
-          }
+      let reservation: string | undefined;
+      if (op.kind === 'revoke') op.approved = hold === 'approved';
+      const guard = ctx.org.spec.revocationGuard;
+      if (op.kind === 'revoke' && !op.approved && !guardUnlimited(guard)) {
+        // Concurrent user items (and replicas) would all see the same window count and
+        // overshoot the limit together: reserve the quota under the organization's guard lock,
+        // in a short transaction of its own, so that lock is never held across the target call
+        // (held across it, it serialised every revocation of the organization). executeOp
+        // releases the reservation with the revocation's event, in this transaction; if this
+        // transaction rolls back after the target call, it keeps counting (the safe side).
+        const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
+        if (r.decision.hold) {
+          ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+          await holdRevocation(ctx, client, [op]);
+          continue;
         }
+        reservation = r.id;
       }
-      results.push(await executeOp(ctx, client, desired?.userId, op));
+      results.push(await executeOp(ctx, client, desired?.userId, op, reservation));
     }
+    await finish?.(client, results);
     return results;
   });
 }
 
 export async function reconcileUserItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
-  const org = await loadOrganization(deps.pool, item.organizationId);
-  if (!org || !item.userId) return {};
-  const emails = await emailsOfUser(deps.pool, org.id, item.userId);
-  if (emails.length === 0) return {};
+  const loaded = item.userId ? await loadUserItem(deps.pool, item.organizationId, item.userId) : undefined;
+  if (!loaded || loaded.emails.length === 0) return {};
+  const { org, emails } = loaded;
   const ctx = await passContext(deps, org, item);
   const results: OpResult[] = [];
-  for (const email of emails) results.push(...(await reconcileEmail(deps, ctx, email)));
-  return outcomeOf(results);
+  let completed = false;
+  // Done without a retry: complete the item in the last member transaction (one commit less
+  // per item; the queue row goes with the events that answered it).
+  const finish = async (client: PoolClient, last: OpResult[]) => {
+    if ([...results, ...last].some((r) => r.outcome === 'error' || r.outcome === 'requeue')) return;
+    await completeItem(client, item, deps.workerId);
+    completed = true;
+  };
+  for (const [i, email] of emails.entries()) results.push(...(await reconcileEmail(deps, ctx, email, i === emails.length - 1 ? finish : undefined)));
+  return { ...outcomeOf(results), completed };
 }
 
 /**

@@ -98,7 +98,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       if (r.requeueAfter !== undefined) {
         result = 'requeue';
         await retryItem(pool, item, workerId, r.requeueAfter, null);
-      } else await completeItem(pool, item, workerId);
+      } else if (!r.completed) await completeItem(pool, item, workerId);
     } catch (err) {
       if (err instanceof AbortedError) {
         result = 'aborted';
@@ -164,8 +164,8 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
           }
         }
-        for (const item of await claimItems(pool, workerId, 'user', s.concurrency - users, s.leaseMs)) (claimed++, start(item));
-        for (const item of await claimItems(pool, workerId, 'organization', s.resyncConcurrency - orgs, s.leaseMs)) (claimed++, start(item));
+        const limits = { users: s.concurrency - users, organizations: s.resyncConcurrency - orgs };
+        for (const item of await claimItems(pool, workerId, limits, s.leaseMs)) (claimed++, start(item));
       } catch (err) {
         log.error({ err }, 'claiming reconcile items failed');
       }

@@ -1,0 +1,84 @@
+// The revocation guard under concurrency: per-user items revoked by two reconcilers at once
+// (as two replicas would) never overshoot the window's limit, and revocations of one
+// organization reach the target concurrently (the guard reserves quota in a short
+// transaction instead of holding the organization's lock across the target call).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { startReconciler } from '../src/reconciler/index.js';
+import { revokedInWindow } from '../src/reconciler/guard.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
+import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
+
+let db: TestDatabase;
+let target: HttpTargetServer;
+const stop = new AbortController();
+let running: Promise<void>[] = [];
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const settings = { pollMs: 50, leaseMs: 2000, retryBaseMs: 50, retryMaxMs: 400, concurrency: 8 };
+const LATENCY_MS = 40;
+
+const spec = (revocationGuard: Record<string, unknown>) => ({
+  target: { type: 'http', http: { baseUrl: target.baseUrl, retryBaseDelay: '5ms', maxRetries: 2 } },
+  revocationGuard,
+});
+const deletes = (org: string) => target.writes(org).filter((w) => w.method === 'DELETE');
+/** Smallest gap between consecutive DELETE arrivals: below the target's latency only if two overlapped. */
+const minGap = (org: string) => {
+  const at = deletes(org).map((w) => w.at).sort((a, b) => a - b);
+  return Math.min(...at.slice(1).map((t, i) => t - at[i]));
+};
+
+async function provision(slug: string, guard: Record<string, unknown>, n: number): Promise<{ org: string; ids: string[] }> {
+  const org = await createOrg(db.pool, slug, spec(guard));
+  const ids = await addUsersEach(db.pool, org, Array.from({ length: n }, (_, i) => `${slug}${i}@x.io`));
+  await waitFor(() => target.members(slug).length === n, 10_000, `${n} members of ${slug}`);
+  return { org, ids };
+}
+
+/** Deactivates each user in its own transaction: one per-user item each, all due at once. */
+const deactivateEach = (org: string, ids: string[]) => Promise.all(ids.map((id) => updateUser(db.pool, org, id, { active: false })));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  target = await startHttpTarget();
+  target.latencyMs = LATENCY_MS;
+  running = ['guard-a', 'guard-b'].map((workerId) => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, workerId, settings }));
+});
+afterAll(async () => {
+  stop.abort();
+  await Promise.all(running);
+  await target.close();
+  await db.drop();
+});
+
+describe('revocation guard under concurrency', () => {
+  it('concurrent per-user revocations on two reconcilers stop exactly at the limit', async () => {
+    const { org, ids } = await provision('lim', { maxCount: 5, maxFraction: null }, 24);
+    await deactivateEach(org, ids.slice(0, 16));
+    const held = async () => (await db.pool.query(`select count(*)::int as n from reconcile_holds where organization_id = $1`, [org])).rows[0].n;
+    await waitFor(async () => (await held()) === 11, 10_000, 'eleven held');
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rowCount === 0, 10_000, 'queue drained');
+    expect(deletes('lim')).toHaveLength(5);
+    expect(target.members('lim')).toHaveLength(19);
+    expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(5);
+    expect((await db.pool.query(`select count(*)::int as n from reconcile_guard_reservations where organization_id = $1`, [org])).rows[0].n).toBe(0);
+  });
+
+  it('revocations within the limit reach the target concurrently', async () => {
+    const { org, ids } = await provision('wide', { maxCount: 100, maxFraction: null }, 16);
+    await deactivateEach(org, ids);
+    await waitFor(() => deletes('wide').length === 16, 10_000, 'sixteen revocations');
+    expect(minGap('wide')).toBeLessThan(LATENCY_MS);
+    expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(16);
+    expect(target.maxConcurrentWrites).toBe(1); // never two writes to one member at once
+  });
+
+  it('with the guard disabled, revocations take no organization lock', async () => {
+    const { org, ids } = await provision('off', { enabled: false }, 16);
+    await deactivateEach(org, ids);
+    await waitFor(() => deletes('off').length === 16, 10_000, 'sixteen revocations');
+    expect(minGap('off')).toBeLessThan(LATENCY_MS);
+    expect((await db.pool.query(`select count(*)::int as n from reconcile_guard_reservations where organization_id = $1`, [org])).rows[0].n).toBe(0);
+  });
+});
