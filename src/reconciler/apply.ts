@@ -42,7 +42,7 @@ export interface ApplyContext {
 /** Runs fn in a transaction holding the member's advisory lock (released at commit/rollback). */
 export async function withMemberLock<T>(pool: Pool, organizationId: string, email: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
-    await client.query(`select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, [`scimsync:${organizationId}:${email}`]);
+    await client.query({ name: 'scimsync-member-lock', text: `select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, values: [`scimsync:${organizationId}:${email}`] });
     return fn(client);
   });
 }
@@ -99,8 +99,7 @@ export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: s
   const member = op.kind === 'revoke' ? undefined : op.member;
   // The event, the managed-member bookkeeping, the hold and the guard reservation (released
   // whatever the outcome: a failed revocation used no quota) in one statement.
-  const { rows } = await client.query<{ latencyMs: number | null }>(
-    `with ev as (
+  const { rows } = await client.query<{ latencyMs: number | null }>({ name: 'scimsync-record-op', text: `with ev as (
        insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
        values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::text, $8::text,
                extract(epoch from clock_timestamp() - $9::timestamptz) * 1000, $10::float8, $11::boolean, $12::text)
@@ -121,11 +120,9 @@ export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: s
      released as (
        delete from reconcile_guard_reservations where id = $14::bigint
      )
-     select latency_ms as "latencyMs" from ev`,
-    [ctx.organizationId, op.email, op.kind, outcome, member?.role ?? null, member?.teams ?? null, op.kind === 'revoke' ? op.reason : null,
+     select latency_ms as "latencyMs" from ev`, values: [ctx.organizationId, op.email, op.kind, outcome, member?.role ?? null, member?.teams ?? null, op.kind === 'revoke' ? op.reason : null,
       error === undefined ? null : String((error as Error)?.message ?? error), outcome === 'ok' ? (ctx.changedAt ?? null) : null,
-      durationMs, op.kind === 'revoke' && op.approved === true, ctx.workerId, userId ?? null, reservationId ?? null],
-  );
+      durationMs, op.kind === 'revoke' && op.approved === true, ctx.workerId, userId ?? null, reservationId ?? null] });
   const latencyMs = rows[0].latencyMs ?? undefined;
   if (outcome !== 'ok') {
     ctx.log.warn({ email: op.email, operation: op.kind, outcome, err: error }, 'target operation failed');

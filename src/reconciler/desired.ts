@@ -47,14 +47,11 @@ export async function loadOrganization(db: Queryable, idOrSlug: string): Promise
  * under a deprovisioning wave.
  */
 export async function loadUserItem(db: Queryable, organizationId: string, userId: string): Promise<{ org: Organization; emails: string[] } | undefined> {
-  const { rows } = await db.query<OrganizationRow & { emails: string[] }>(
-    `select o.id, o.slug, o.spec,
+  const { rows } = await db.query<OrganizationRow & { emails: string[] }>({ name: 'scimsync-user-item', text: `select o.id, o.slug, o.spec,
             array(select lower(user_name) collate "C" from scim_users where id = $2::uuid and organization_id = o.id
                   union
                   select email from reconcile_managed_members where user_id = $2::uuid and organization_id = o.id) as emails
-       from organizations o where o.id = $1::uuid`,
-    [organizationId, userId],
-  );
+       from organizations o where o.id = $1::uuid`, values: [organizationId, userId] });
   return rows[0] ? { org: organizationOf(rows[0]), emails: rows[0].emails } : undefined;
 }
 
@@ -143,13 +140,10 @@ export type HoldState = 'none' | 'held' | 'approved';
  * the per-user pass reads both under the member lock.
  */
 export async function readMember(db: Queryable, org: Organization, groups: MappedGroups, email: string): Promise<{ desired: DesiredEntry | undefined; hold: HoldState }> {
-  const { rows } = await db.query<{ users: UserRow[]; managed: boolean; approved: boolean | null }>(
-    `select coalesce((select json_agg(r) from (select ${USER_COLUMNS} from scim_users u
+  const { rows } = await db.query<{ users: UserRow[]; managed: boolean; approved: boolean | null }>({ name: 'scimsync-read-member', text: `select coalesce((select json_agg(r) from (select ${USER_COLUMNS} from scim_users u
                        where u.organization_id = $1::uuid and lower(u.user_name) collate "C" = $4::text) r), '[]') as users,
             exists (select 1 from reconcile_managed_members where organization_id = $1::uuid and email = $4::text) as managed,
-            (select approved_at is not null from reconcile_holds where organization_id = $1::uuid and email = $4::text) as approved`,
-    [org.id, groups.groupIds, groups.indexes, email],
-  );
+            (select approved_at is not null from reconcile_holds where organization_id = $1::uuid and email = $4::text) as approved`, values: [org.id, groups.groupIds, groups.indexes, email] });
   const { users, managed, approved } = rows[0];
   const desired = users.length ? entryFor(org, email, users) : managed ? { email } : undefined;
   return { desired, hold: approved === null ? 'none' : approved ? 'approved' : 'held' };
