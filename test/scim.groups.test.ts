@@ -203,3 +203,118 @@ describe('a user\'s groups attribute', () => {
     expect((await s.scim(`/Users/${u.id}?excludedAttributes=groups`)).body.groups).toBeUndefined();
   });
 });
+
+// Writes to one group in flight together share one transaction, each request in its own
+// savepoint (src/store/groupWriter.ts). These tests hold the group row lock from a client of
+// their own so that the requests they send pile up and provably run as one batch.
+describe('batched writes to one group', () => {
+  const makeUsers = async (n: number, prefix: string) => {
+    const { rows } = await s.pool.query(
+      `insert into scim_users (organization_id, user_name, resource)
+       select $1::uuid, $2::text || i || '@example.com', jsonb_build_object('userName', $2::text || i || '@example.com')
+         from generate_series(1, $3::int) i returning id`,
+      [s.organizationId, prefix, n],
+    );
+    return rows.map((r) => r.id as string);
+  };
+  const versionOf = async (id: string) => Number((await s.pool.query('select version from scim_groups where id = $1', [id])).rows[0].version);
+  const etagVersion = (r: { headers: Headers }) => Number(/^W\/"(\d+)"$/.exec(r.headers.get('etag') ?? '')?.[1]);
+
+  /** Runs `send` while the group row is locked, releases the lock once a batch waits on it. */
+  async function whileLocked<T>(groupId: string, send: () => Promise<T>): Promise<T> {
+    const blocker = await s.pool.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select 1 from scim_groups where id = $1 for update', [groupId]);
+      const pending = send();
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await s.pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        if (rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 150)); // the rest of the requests reach the queue
+      await blocker.query('commit');
+      return await pending;
+    } finally {
+      await blocker.query('rollback').catch(() => {}); // no-op after commit; frees the lock on failure
+      blocker.release();
+    }
+  }
+
+  it('fails only the requests that fail (invalid member, If-Match, partial PATCH); the others all land', async () => {
+    const ids = await makeUsers(21, 'batch');
+    const keep = ids[20]!;
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Batched', members: [{ value: keep }] } })).body;
+    const v0 = await versionOf(g.id);
+    const bogus = '00000000-0000-4000-8000-00000000dead';
+    const results = await whileLocked(g.id, () =>
+      Promise.all([
+        ...ids.slice(0, 10).map((id) => patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }])),
+        patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: bogus }] }]),
+        patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: ids[10] }] }], { 'If-Match': 'W/"999999"' }),
+        // a write (remove) then a failure (bad member): the remove must be rolled back alone
+        patch(g.id, [{ op: 'remove', path: `members[value eq "${keep}"]` }, { op: 'add', path: 'members', value: [{ value: bogus }] }]),
+        patch(g.id, [{ op: 'bogus', path: 'members' }]),
+        ...ids.slice(11, 20).map((id) => patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }])),
+      ]),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses).toEqual([...Array(10).fill(204), 400, 412, 400, 400, ...Array(9).fill(204)]);
+    expect(await memberIds(g.id)).toEqual([...ids.slice(0, 10), ...ids.slice(11, 20), keep].sort());
+    // each success bumped the version once: the ETags are v0+1 … v0+19, all different
+    const versions = results.filter((r) => r.status === 204).map(etagVersion).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 19 }, (_, i) => v0 + 1 + i));
+    expect(await versionOf(g.id)).toBe(v0 + 19);
+    // the last ETag is the current state: a conditional write with it succeeds
+    const last = await patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: ids[10] }] }], { 'If-Match': `W/"${v0 + 19}"` });
+    expect(last.status).toBe(204);
+    expect(etagVersion(last)).toBe(v0 + 20);
+  });
+
+  it('serves 100 concurrent adds to one group: all 204, 100 members, version + 100', async () => {
+    const ids = await makeUsers(100, 'hundred');
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Hundred' } })).body;
+    const v0 = await versionOf(g.id);
+    const results = await Promise.all(ids.map((id) => patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }])));
+    expect(results.map((r) => r.status)).toEqual(ids.map(() => 204));
+    expect(await memberIds(g.id)).toEqual([...ids].sort());
+    expect(await versionOf(g.id)).toBe(v0 + 100);
+    expect(new Set(results.map(etagVersion)).size).toBe(100);
+  });
+
+  it('more requests than one batch holds (64) wait for the next batch and all land', async () => {
+    const ids = await makeUsers(150, 'overflow');
+    const g = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Overflow' } })).body;
+    const v0 = await versionOf(g.id);
+    const results = await whileLocked(g.id, () => Promise.all(ids.map((id) => patch(g.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }]))));
+    expect(results.every((r) => r.status === 204)).toBe(true);
+    expect((await memberIds(g.id)).length).toBe(150);
+    expect(await versionOf(g.id)).toBe(v0 + 150);
+  });
+
+  it('writes to two different groups do not wait for each other', async () => {
+    const ids = await makeUsers(40, 'two');
+    const a = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Two A' } })).body;
+    const b = (await s.scim('/Groups', { method: 'POST', body: { displayName: 'Two B' } })).body;
+    const blocker = await s.pool.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select 1 from scim_groups where id = $1 for update', [a.id]);
+      let aSettled = false;
+      const toA = Promise.all(ids.slice(0, 20).map((id) => patch(a.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }])));
+      void toA.finally(() => (aSettled = true));
+      // A's batch is stuck on its row lock (held above) and A's other writes queue behind it;
+      // B's writes must complete meanwhile (were they queued behind A, this would hang).
+      const toB = await Promise.all(ids.slice(20).map((id) => patch(b.id, [{ op: 'Add', path: 'members', value: [{ value: id }] }])));
+      expect(toB.every((r) => r.status === 204)).toBe(true);
+      expect(aSettled).toBe(false);
+      await blocker.query('commit');
+      expect((await toA).every((r) => r.status === 204)).toBe(true);
+    } finally {
+      await blocker.query('rollback').catch(() => {}); // no-op after commit; frees the lock on failure
+      blocker.release();
+    }
+    expect(await memberIds(a.id)).toEqual(ids.slice(0, 20).sort());
+    expect(await memberIds(b.id)).toEqual(ids.slice(20).sort());
+  });
+});

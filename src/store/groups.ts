@@ -1,11 +1,13 @@
 // SCIM groups and their members. Membership is a table: a PATCH touches only the member
 // rows it names, and reading a group never loads members unless they are asked for, so a
 // group of 100,000 members costs what the request needs. The group row is locked for every
-// write, so concurrent PATCHes on one group serialise and never lose members.
+// write, so concurrent PATCHes on one group serialise and never lose members; writes to one
+// group in flight together share a transaction (groupWriter.ts).
 import type { Pool, PoolClient, Queryable } from './pool.js';
-import { SQLSTATE, sqlState, withTransaction } from './pool.js';
+import { withTransaction } from './pool.js';
+import { writeBatched } from './groupWriter.js';
 import { InvalidMemberError, NotFoundError, VersionMismatchError } from './errors.js';
-import { markForReconcile } from './reconcileQueue.js';
+import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { listRows, type ListPage, type ListQuery } from './list.js';
 import { GROUPS_SQL } from './filterSql.js';
 
@@ -60,39 +62,39 @@ export async function getGroup(db: Queryable, organizationId: string, id: string
   return rows[0];
 }
 
-/** Resolves member ids to their type; unknown ids (not a live User or Group of the org) fail. */
-async function resolveMembers(client: PoolClient, organizationId: string, refs: MemberRef[]): Promise<{ ids: string[]; types: string[] }> {
-  const ids = [...new Set(refs.map((r) => r.value))];
-  const bad = ids.filter((id) => !UUID.test(id));
-  if (bad.length) throw new InvalidMemberError(bad);
-  const { rows } = await client.query<{ id: string; type: string | null }>(
-    `select w.id::text as id,
-            case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
-       from unnest($2::uuid[]) as w(id)
-       left join scim_users u on u.id = w.id and u.organization_id = $1::uuid and u.deleted_at is null
-       left join scim_groups g on g.id = w.id and g.organization_id = $1::uuid`,
-    [organizationId, ids],
-  );
-  const missing = rows.filter((r) => !r.type).map((r) => r.id);
-  if (missing.length) throw new InvalidMemberError(missing);
-  return { ids: rows.map((r) => r.id), types: rows.map((r) => r.type!) };
-}
-
 interface Touched {
   users: string[];
   groups: boolean;
 }
 
+/**
+ * Adds members, resolving each id to its type in the same statement (one round trip: inside
+ * a batch every statement is paid per request). An id that is not a live User or Group of
+ * the organization fails the request and then nothing is inserted.
+ */
 async function insertMembers(client: PoolClient, organizationId: string, groupId: string, refs: MemberRef[], touched: Touched) {
   if (!refs.length) return;
-  const { ids, types } = await resolveMembers(client, organizationId, refs);
-  const { rows } = await client.query<{ id: string; type: string }>(
-    `insert into scim_group_members (group_id, member_id, member_type, organization_id)
-     select $1::uuid, m.id, m.type, $2::uuid from unnest($3::uuid[], $4::text[]) as m(id, type)
-     on conflict do nothing returning member_id as id, member_type as type`,
-    [groupId, organizationId, ids, types],
+  const ids = [...new Set(refs.map((r) => r.value))];
+  const bad = ids.filter((id) => !UUID.test(id));
+  if (bad.length) throw new InvalidMemberError(bad);
+  const { rows } = await client.query<{ id: string; type: string | null }>(
+    `with w as (
+       select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
+         from unnest($3::uuid[]) as w(id)
+         left join scim_users u on u.id = w.id and u.organization_id = $2::uuid and u.deleted_at is null
+         left join scim_groups g on g.id = w.id and g.organization_id = $2::uuid),
+     ins as (
+       insert into scim_group_members (group_id, member_id, member_type, organization_id)
+       select $1::uuid, w.id, w.type, $2::uuid from w where not exists (select 1 from w where w.type is null)
+       on conflict do nothing returning member_id, member_type)
+     select member_id::text as id, member_type as type from ins
+     union all
+     select w.id::text, null from w where w.type is null`,
+    [groupId, organizationId, ids],
   );
-  noteTouched(rows, touched);
+  const missing = rows.filter((r) => r.type === null).map((r) => r.id);
+  if (missing.length) throw new InvalidMemberError(missing);
+  noteTouched(rows as { id: string; type: string }[], touched);
 }
 
 function noteTouched(rows: { id: string; type: string }[], touched: Touched) {
@@ -156,77 +158,66 @@ export interface GroupChange {
 const isRename = (ch: GroupChange, current: GroupRow) =>
   ch.resource !== undefined && JSON.stringify(ch.resource) !== JSON.stringify(current.resource);
 
-/** Changes that must be computed from a locked, current row (see updateGroup). */
-const needsLock = (ch: GroupChange, current: GroupRow) =>
-  isRename(ch, current) || Boolean(ch.members?.replaceAll || ch.members?.removeAll);
-
 /**
  * PUT and PATCH: `change` sees the current row and says what to write.
  *
- * Adding or removing named members — what IdPs send for every membership change — does not
- * lock the group until its last statement: member rows are independent, and the version
- * bump at the end serialises only the commit. Benchmark scenario 3 (16 concurrent member
- * PATCHes on one group) ran one at a time while the lock was taken first. Renames, whole
- * member-list replacements and If-Match are computed under the row lock from the start.
+ * Writes to one group in flight together run in one transaction (groupWriter.ts): the batch
+ * locks the group row first and each request, in its own savepoint, sees the row the previous
+ * one left, so renames, whole member-list replacements and If-Match are all computed on the
+ * current locked row, and each response carries its own version; the commit is paid once
+ * per batch instead of once per request (measurements in groupWriter.ts).
  */
-export async function updateGroup(
+export function updateGroup(
   pool: Pool,
   organizationId: string,
   id: string,
   ifMatch: string[] | undefined,
   change: (current: GroupRow) => GroupChange,
 ): Promise<GroupRow> {
-  return retryOnDeadlock(() =>
-    withTransaction(pool, async (client) => {
-      let locked = ifMatch !== undefined;
-      let current = await getGroup(client, organizationId, id, locked);
-      if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
-      let ch = change(current);
-      if (!locked && needsLock(ch, current)) {
-        locked = true;
-        current = await getGroup(client, organizationId, id, true);
-        ch = change(current);
-      }
-      const renamed = isRename(ch, current);
-      const touched = ch.members ? await applyMemberChanges(client, organizationId, id, ch.members) : { users: [], groups: false };
-      if (!renamed && !touched.users.length && !touched.groups) return current;
-      await markTouched(client, organizationId, touched, renamed);
-      if (!renamed) {
-        // Members only: bump the version, leave attributes as they are now (not as read).
-        const { rows } = await client.query<GroupRow>(
-          `update scim_groups g set version = g.version + 1, last_modified = clock_timestamp() where g.id = $1::uuid returning ${SELECT}`,
-          [id],
-        );
-        if (!rows[0]) throw new NotFoundError('Group', id); // deleted meanwhile
-        return rows[0];
-      }
-      const c = columns(ch.resource!);
-      const { rows } = await client.query<GroupRow>(
-        `update scim_groups g set display_name = $2::text, external_id = $3::text, resource = $4::jsonb,
-                version = g.version + 1, last_modified = clock_timestamp()
-          where g.id = $1::uuid returning ${SELECT}`,
-        [id, c.displayName, c.externalId, JSON.stringify(ch.resource)],
-      );
-      return rows[0]!;
-    }),
+  if (!UUID.test(id)) return Promise.reject(new NotFoundError('Group', id));
+  return writeBatched(
+    pool,
+    `${organizationId}/${id}`,
+    (client) => getGroup(client, organizationId, id, true),
+    (client, current) => writeGroup(client, organizationId, current, ifMatch, change),
   );
 }
 
+/** One request's write on the locked row `current`; returns the row it leaves. */
+async function writeGroup(
+  client: PoolClient,
+  organizationId: string,
+  current: GroupRow,
+  ifMatch: string[] | undefined,
+  change: (current: GroupRow) => GroupChange,
+): Promise<GroupRow> {
+  if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
+  const ch = change(current);
+  const renamed = isRename(ch, current);
+  const touched = ch.members ? await applyMemberChanges(client, organizationId, current.id, ch.members) : { users: [], groups: false };
+  if (!renamed && !touched.users.length && !touched.groups) return current;
+  return markAndBump(client, organizationId, current.id, touched, renamed ? ch.resource : undefined);
+}
+
 /**
- * Runs a transaction again when Postgres aborted it as a deadlock victim: a member PATCH
- * (member rows, then the group row) can meet a rename or a user deletion that takes them in
- * the other order. The retried transaction re-reads everything.
+ * Marks what a write touched for reconciling (see markTouched) and bumps the version, setting
+ * the attributes when `resource` is given: one statement, as every round trip inside a batch
+ * is paid per request. Identical NOTIFYs of one transaction are delivered once.
  */
-async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = sqlState(err);
-      if (i >= attempts || (code !== SQLSTATE.deadlockDetected && code !== SQLSTATE.serializationFailure)) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * 10 * i));
-    }
-  }
+async function markAndBump(client: PoolClient, organizationId: string, id: string, touched: Touched, resource?: Record<string, unknown>): Promise<GroupRow> {
+  const wholeOrg = resource !== undefined || touched.groups || touched.users.length > MAX_USER_ITEMS;
+  const attrs = resource ? columns(resource) : undefined;
+  const { rows } = await client.query<GroupRow & { notified?: unknown }>(
+    `with q as (${markStatement('$2', 'select unnest(coalesce($3::uuid[], array[null::uuid]))')}),
+          g as (update scim_groups g
+                   set ${attrs ? 'display_name = $4::text, external_id = $5::text, resource = $6::jsonb,' : ''}
+                       version = g.version + 1, last_modified = clock_timestamp()
+                 where g.id = $1::uuid returning ${SELECT})
+     select g.*, ${notifyAfter('q', '$2')} as notified from g`,
+    [id, organizationId, wholeOrg ? null : [...new Set(touched.users)], ...(attrs ? [attrs.displayName, attrs.externalId, JSON.stringify(resource)] : [])],
+  );
+  const { notified: _, ...row } = rows[0]!;
+  return row;
 }
 
 export async function deleteGroup(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
