@@ -47,6 +47,22 @@ export async function withMemberLock<T>(pool: Pool, organizationId: string, emai
   });
 }
 
+/**
+ * Runs fn in one transaction holding the advisory locks of all the emails (the keys of
+ * withMemberLock), taken in one statement in sorted order so two batches never deadlock.
+ */
+export async function withMembersLock<T>(pool: Pool, organizationId: string, emails: string[], fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    await client.query({
+      name: 'scimsync-members-lock',
+      text: `select count(pg_advisory_xact_lock(hashtextextended('scimsync:' || $1::text || ':' || s.email, 0)))
+               from (select distinct email from unnest($2::text[]) as e(email) order by email) s`,
+      values: [organizationId, emails],
+    });
+    return fn(client);
+  });
+}
+
 export interface EventRecord {
   organizationId: string;
   email: string;

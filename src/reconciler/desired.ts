@@ -42,17 +42,22 @@ export async function loadOrganization(db: Queryable, idOrSlug: string): Promise
 }
 
 /**
- * The organization and every email a user item concerns (its current userName and any it was
- * granted under before), in one round trip: a per-user pass runs hundreds of times a second
- * under a deprovisioning wave.
+ * The organization and, per user, every email a user item concerns (its current userName and
+ * any it was granted under before), in one round trip for a whole batch of user items.
  */
-export async function loadUserItem(db: Queryable, organizationId: string, userId: string): Promise<{ org: Organization; emails: string[] } | undefined> {
-  const { rows } = await db.query<OrganizationRow & { emails: string[] }>({ name: 'scimsync-user-item', text: `select o.id, o.slug, o.spec,
-            array(select lower(user_name) collate "C" from scim_users where id = $2::uuid and organization_id = o.id
-                  union
-                  select email from reconcile_managed_members where user_id = $2::uuid and organization_id = o.id) as emails
-       from organizations o where o.id = $1::uuid`, values: [organizationId, userId] });
-  return rows[0] ? { org: organizationOf(rows[0]), emails: rows[0].emails } : undefined;
+export async function loadUserItems(db: Queryable, organizationId: string, userIds: string[]): Promise<{ org: Organization; emails: Map<string, string[]> } | undefined> {
+  const { rows } = await db.query<OrganizationRow & { emails: Record<string, string[]> }>({
+    name: 'scimsync-user-items',
+    text: `select o.id, o.slug, o.spec,
+                  (select coalesce(json_object_agg(x.uid, x.emails), '{}') from (
+                     select u.uid, array(select lower(user_name) collate "C" from scim_users where id = u.uid and organization_id = o.id
+                                         union
+                                         select email from reconcile_managed_members where user_id = u.uid and organization_id = o.id) as emails
+                       from unnest($2::uuid[]) as u(uid)) x) as emails
+             from organizations o where o.id = $1::uuid`,
+    values: [organizationId, userIds],
+  });
+  return rows[0] ? { org: organizationOf(rows[0]), emails: new Map(Object.entries(rows[0].emails)) } : undefined;
 }
 
 /** Group id → index into spec.roleMappings, expanded to nested groups; one pair per match. */
@@ -135,18 +140,32 @@ export async function readDesiredEntry(db: Queryable, org: Organization, groups:
 /** Where a revocation of this email stands with the guard: no hold, held, or held and approved. */
 export type HoldState = 'none' | 'held' | 'approved';
 
+export interface MemberState {
+  desired: DesiredEntry | undefined;
+  hold: HoldState;
+}
+
 /**
- * readDesiredEntry and the email's hold state in one statement (one snapshot, one round trip):
- * the per-user pass reads both under the member lock.
+ * readDesiredEntry and the hold state of each email, in one statement (one snapshot, one round
+ * trip for a batch): per-user passes read them under the members' locks.
  */
-export async function readMember(db: Queryable, org: Organization, groups: MappedGroups, email: string): Promise<{ desired: DesiredEntry | undefined; hold: HoldState }> {
-  const { rows } = await db.query<{ users: UserRow[]; managed: boolean; approved: boolean | null }>({ name: 'scimsync-read-member', text: `select coalesce((select json_agg(r) from (select ${USER_COLUMNS} from scim_users u
-                       where u.organization_id = $1::uuid and lower(u.user_name) collate "C" = $4::text) r), '[]') as users,
-            exists (select 1 from reconcile_managed_members where organization_id = $1::uuid and email = $4::text) as managed,
-            (select approved_at is not null from reconcile_holds where organization_id = $1::uuid and email = $4::text) as approved`, values: [org.id, groups.groupIds, groups.indexes, email] });
-  const { users, managed, approved } = rows[0];
-  const desired = users.length ? entryFor(org, email, users) : managed ? { email } : undefined;
-  return { desired, hold: approved === null ? 'none' : approved ? 'approved' : 'held' };
+export async function readMembers(db: Queryable, org: Organization, groups: MappedGroups, emails: string[]): Promise<Map<string, MemberState>> {
+  const { rows } = await db.query<{ email: string; users: UserRow[]; managed: boolean; approved: boolean | null }>({
+    name: 'scimsync-read-members',
+    text: `select e.email,
+                  coalesce((select json_agg(r) from (select ${USER_COLUMNS} from scim_users u
+                             where u.organization_id = $1::uuid and lower(u.user_name) collate "C" = e.email) r), '[]') as users,
+                  exists (select 1 from reconcile_managed_members m where m.organization_id = $1::uuid and m.email = e.email) as managed,
+                  (select h.approved_at is not null from reconcile_holds h where h.organization_id = $1::uuid and h.email = e.email) as approved
+             from unnest($4::text[]) as e(email)`,
+    values: [org.id, groups.groupIds, groups.indexes, emails],
+  });
+  const out = new Map<string, MemberState>();
+  for (const { email, users, managed, approved } of rows) {
+    const desired = users.length ? entryFor(org, email, users) : managed ? { email } : undefined;
+    out.set(email, { desired, hold: approved === null ? 'none' : approved ? 'approved' : 'held' });
+  }
+  return out;
 }
 
 /** Users in email order, keyset-paged on (email, id) so tombstones of one email never split badly. */

@@ -63,6 +63,27 @@ export async function completeItem(db: Queryable, item: WorkItem, workerId: stri
       where id = $1::bigint and locked_by = $3::text and not exists (select 1 from d)`, values: [item.id, item.revision, workerId, item.lockedAt] });
 }
 
+/** completeItem for several items in one statement (a batch of user items). */
+export async function completeItems(db: Queryable, items: WorkItem[], workerId: string): Promise<void> {
+  if (items.length === 0) return;
+  await db.query({
+    name: 'scimsync-complete-items',
+    text: `with i as (
+             select * from unnest($1::bigint[], $2::bigint[], $4::timestamptz[]) as i(id, revision, claimed_at)
+           ),
+           d as (
+             delete from reconcile_queue q using i
+              where q.id = i.id and q.revision = i.revision and q.locked_by = $3::text returning q.id
+           )
+           update reconcile_queue q
+              set locked_by = null, locked_at = null, last_error = null, resync = false,
+                  changed_at = greatest(q.changed_at, i.claimed_at)
+             from i
+            where q.id = i.id and q.locked_by = $3::text and q.id not in (select id from d)`,
+    values: [items.map((i) => i.id), items.map((i) => i.revision), workerId, items.map((i) => i.lockedAt)],
+  });
+}
+
 /** Unlocks an item to run again after delayMs (unless a newer change asks for it now). */
 export async function retryItem(db: Queryable, item: WorkItem, workerId: string, delayMs: number, error: string | null): Promise<void> {
   await db.query(

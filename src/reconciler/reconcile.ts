@@ -7,13 +7,13 @@ import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
 import type { Pool, PoolClient, Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
-import { executeOp, opsOf, recordEvent, withMemberLock, type ApplyContext, type Op, type OpResult } from './apply.js';
+import { executeOp, opsOf, recordEvent, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
-import { loadOrganization, loadUserItem, readDesiredEntry, readMember, resolveMappedGroups, type MappedGroups, type Organization } from './desired.js';
+import { loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { throwIfAborted, type Result } from './errors.js';
 import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, guardUnlimited, memberCount, reserveRevocation, revokedInWindow } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
-import { completeItem, isChange, type WorkItem } from './queue.js';
+import { completeItems, isChange, type WorkItem } from './queue.js';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -66,65 +66,99 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
   revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
 }
 
-/**
- * Reconciles one email of a user item, under the member lock. `finish` runs last in the same
- * transaction (the item's completion commits with its last event).
- */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, email: string, finish?: (client: PoolClient, results: OpResult[]) => Promise<void>): Promise<OpResult[]> {
-  return withMemberLock(deps.pool, ctx.organizationId, email, async (client) => {
-    const { desired, hold } = await readMember(client, ctx.org, ctx.groups, email);
-    const actual = await ctx.target.get(email);
-    const plan = emptyPlan();
-    diffMember(plan, desired, actual, ctx.policy);
-    const ops = opsOf(plan);
-    if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
-    const results: OpResult[] = [];
-    for (const op of ops) {
-      if (ctx.org.spec.dryRun) {
-        await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
+/** Reconciles one email of a user batch; its lock is held by the batch's transaction `client`. */
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: PoolClient, email: string, state: MemberState, actual: ActualMember | undefined): Promise<OpResult[]> {
+  const { desired, hold } = state;
+  const plan = emptyPlan();
+  diffMember(plan, desired, actual, ctx.policy);
+  const ops = opsOf(plan);
+  if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
+  const results: OpResult[] = [];
+  for (const op of ops) {
+    if (ctx.org.spec.dryRun) {
+      await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
+      continue;
+    }
+    let reservation: string | undefined;
+    if (op.kind === 'revoke') op.approved = hold === 'approved';
+    const guard = ctx.org.spec.revocationGuard;
+    if (op.kind === 'revoke' && !op.approved && !guardUnlimited(guard)) {
+      // Concurrent user items (and replicas) would all see the same window count and
+      // overshoot the limit together: reserve the quota under the organization's guard lock,
+      // in a short transaction of its own, so that lock is never held across the target call
+      // (held across it, it serialised every revocation of the organization). executeOp
+      // releases the reservation with the revocation's event, in this transaction; if this
+      // transaction rolls back after the target call, it keeps counting (the safe side).
+      const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
+      if (r.decision.hold) {
+        ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+        await holdRevocation(ctx, client, [op]);
         continue;
       }
-      let reservation: string | undefined;
-      if (op.kind === 'revoke') op.approved = hold === 'approved';
-      const guard = ctx.org.spec.revocationGuard;
-      if (op.kind === 'revoke' && !op.approved && !guardUnlimited(guard)) {
-        // Concurrent user items (and replicas) would all see the same window count and
-        // overshoot the limit together: reserve the quota under the organization's guard lock,
-        // in a short transaction of its own, so that lock is never held across the target call
-        // (held across it, it serialised every revocation of the organization). executeOp
-        // releases the reservation with the revocation's event, in this transaction; if this
-        // transaction rolls back after the target call, it keeps counting (the safe side).
-        const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
-        if (r.decision.hold) {
-          ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
-          await holdRevocation(ctx, client, [op]);
-          continue;
-        }
-        reservation = r.id;
-      }
-      results.push(await executeOp(ctx, client, desired?.userId, op, reservation));
+      reservation = r.id;
     }
-    await finish?.(client, results);
-    return results;
-  });
+    results.push(await executeOp(ctx, client, desired?.userId, op, reservation));
+  }
+  return results;
 }
 
-export async function reconcileUserItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
-  const loaded = item.userId ? await loadUserItem(deps.pool, item.organizationId, item.userId) : undefined;
-  if (!loaded || loaded.emails.length === 0) return {};
-  const { org, emails } = loaded;
-  const ctx = await passContext(deps, org, item);
-  const results: OpResult[] = [];
-  let completed = false;
-  // Done without a retry: complete the item in the last member transaction (one commit less
-  // per item; the queue row goes with the events that answered it).
-  const finish = async (client: PoolClient, last: OpResult[]) => {
-    if ([...results, ...last].some((r) => r.outcome === 'error' || r.outcome === 'requeue')) return;
-    await completeItem(client, item, deps.workerId);
-    completed = true;
-  };
-  for (const [i, email] of emails.entries()) results.push(...(await reconcileEmail(deps, ctx, email, i === emails.length - 1 ? finish : undefined)));
-  return { ...outcomeOf(results), completed };
+/** What became of one item of a batch: a Result (completed: already off the queue) or an error to handle. */
+export type Settled = { item: WorkItem; result: Result; error?: undefined } | { item: WorkItem; error: unknown };
+
+/**
+ * Reconciles a batch of per-user items of one organization in one transaction holding the
+ * locks of all their emails: one round trip each to load the items, lock, read desired state
+ * and complete the items, whatever the batch's size; the target is read and written for all
+ * members at once. Under a deprovisioning wave (docs/benchmarks.md, scenario 6) items arrive
+ * faster than a round trip per step per item allows on a busy machine; idle, a batch is one item.
+ * A failing member fails only the items it belongs to.
+ */
+export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[]): Promise<Settled[]> {
+  throwIfAborted(deps.signal);
+  const loaded = await loadUserItems(deps.pool, items[0].organizationId, items.map((i) => i.userId!));
+  const emailsOf = (item: WorkItem) => loaded?.emails.get(item.userId!) ?? [];
+  const all = [...new Set(items.flatMap(emailsOf))];
+  if (!loaded || all.length === 0) return items.map((item) => ({ item, result: {} }));
+  const base = await passContext(deps, loaded.org, items[0]);
+  // The latency origin of an email: the earliest change among the items that concern it.
+  const changedAt = new Map<string, string>();
+  for (const item of items) {
+    if (!isChange(item)) continue;
+    for (const e of emailsOf(item)) if (!changedAt.has(e) || item.changedAt < changedAt.get(e)!) changedAt.set(e, item.changedAt);
+  }
+  const outcomes = new Map<string, { results: OpResult[] } | { error: unknown }>();
+  const completed = new Set<WorkItem>();
+  await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
+    const states = await readMembers(client, base.org, base.groups, all);
+    await Promise.all(
+      all.map(async (email) => {
+        try {
+          const actual = await base.target.get(email);
+          const ctx = { ...base, changedAt: changedAt.get(email) };
+          outcomes.set(email, { results: await reconcileEmail(deps, ctx, client, email, states.get(email)!, actual) });
+        } catch (error) {
+          outcomes.set(email, { error });
+        }
+      }),
+    );
+    // Items done without a retry leave the queue with their events (one commit).
+    const done = items.filter((item) => emailsOf(item).every((e) => {
+      const o = outcomes.get(e);
+      return o && 'results' in o && !o.results.some((r) => r.outcome === 'error' || r.outcome === 'requeue');
+    }));
+    await completeItems(client, done, deps.workerId);
+    for (const item of done) completed.add(item);
+  });
+  return items.map((item): Settled => {
+    const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
+    if (failed && 'error' in failed) return { item, error: failed.error };
+    try {
+      const results = emailsOf(item).flatMap((e) => (outcomes.get(e) as { results: OpResult[] }).results);
+      return { item, result: { ...outcomeOf(results), completed: completed.has(item) } };
+    } catch (error) {
+      return { item, error };
+    }
+  });
 }
 
 /**

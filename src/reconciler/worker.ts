@@ -8,10 +8,10 @@ import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTota
 import { makePool, type Pool } from '../store/pool.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
-import { AbortedError, TerminalError } from './errors.js';
+import { AbortedError, TerminalError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
-import { reconcileOrganizationItem, reconcileUserItem, type ReconcileDeps } from './reconcile.js';
+import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
 
 export interface ReconcilerSettings {
   concurrency: number;
@@ -26,6 +26,14 @@ export interface ReconcilerSettings {
   eventsRetentionDays: number;
   secretsDir: string;
 }
+
+/**
+ * Most per-user items one member transaction takes on. Idle, a batch is one item; under a
+ * deprovisioning wave a batch costs about as many round trips as one item did, which is what
+ * lets the reconciler keep up with 400 items/s beside the ingress on 2 cores
+ * (docs/benchmarks.md, scenario 6).
+ */
+const MAX_BATCH = 16;
 
 export function settingsFromConfig(c: Config): ReconcilerSettings {
   return {
@@ -89,61 +97,94 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   let users = 0;
   let orgs = 0;
 
-  async function run(item: WorkItem): Promise<void> {
-    const kind = item.userId ? 'user' : 'organization';
-    const end = reconcileDuration.startTimer({ kind });
-    let result = 'success';
-    try {
-      const r = kind === 'user' ? await reconcileUserItem(rdeps, item) : await reconcileOrganizationItem(rdeps, item);
+  /** Finishes one item by its outcome: complete, requeue, retry with backoff, or release. */
+  async function settle(item: WorkItem, outcome: { result: Result } | { error: unknown }): Promise<string> {
+    if ('result' in outcome) {
+      const r = outcome.result;
       if (r.requeueAfter !== undefined) {
-        result = 'requeue';
         await retryItem(pool, item, workerId, r.requeueAfter, null);
-      } else if (!r.completed) await completeItem(pool, item, workerId);
-    } catch (err) {
-      if (err instanceof AbortedError) {
-        result = 'aborted';
-        await releaseItem(pool, item, workerId).catch(() => {});
-      } else if (terminal(err)) {
-        result = 'terminal';
-        log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
-        if (!item.userId) {
-          await pool
-            .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
-            .catch(() => {});
-        }
-        await completeItem(pool, item, workerId).catch(() => {});
-      } else if (err instanceof TargetRetryLaterError) {
-        result = 'requeue';
-        await retryItem(pool, item, workerId, err.delayMs, err.message).catch(() => {});
-      } else {
-        result = 'error';
-        const delay = backoffMs(item.attempts, s.retryBaseMs, s.retryMaxMs);
-        const level = item.attempts >= s.failingAfter ? 'error' : 'warn';
-        log[level]({ err, organizationId: item.organizationId, userId: item.userId, attempts: item.attempts, retryInMs: delay }, 'reconcile failed; will retry');
-        await retryItem(pool, item, workerId, delay, String((err as Error)?.message ?? err)).catch(() => {});
+        return 'requeue';
       }
-    } finally {
-      end();
+      if (!r.completed) await completeItem(pool, item, workerId);
+      return 'success';
+    }
+    const err = outcome.error;
+    if (err instanceof AbortedError) {
+      await releaseItem(pool, item, workerId).catch(() => {});
+      return 'aborted';
+    }
+    if (terminal(err)) {
+      log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
+      if (!item.userId) {
+        await pool
+          .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
+          .catch(() => {});
+      }
+      await completeItem(pool, item, workerId).catch(() => {});
+      return 'terminal';
+    }
+    if (err instanceof TargetRetryLaterError) {
+      await retryItem(pool, item, workerId, err.delayMs, err.message).catch(() => {});
+      return 'requeue';
+    }
+    const delay = backoffMs(item.attempts, s.retryBaseMs, s.retryMaxMs);
+    const level = item.attempts >= s.failingAfter ? 'error' : 'warn';
+    log[level]({ err, organizationId: item.organizationId, userId: item.userId, attempts: item.attempts, retryInMs: delay }, 'reconcile failed; will retry');
+    await retryItem(pool, item, workerId, delay, String((err as Error)?.message ?? err)).catch(() => {});
+    return 'error';
+  }
+
+  /** Runs one organization item, or a batch of user items of one organization. */
+  async function run(items: WorkItem[]): Promise<void> {
+    const kind = items[0].userId ? 'user' : 'organization';
+    const end = reconcileDuration.startTimer({ kind });
+    let settled: Settled[];
+    try {
+      settled = kind === 'user' ? await reconcileUserItems(rdeps, items) : [{ item: items[0], result: await reconcileOrganizationItem(rdeps, items[0]) }];
+    } catch (error) {
+      settled = items.map((item) => ({ item, error }));
+    }
+    const elapsed = end();
+    for (const x of settled) {
+      const result = await settle(x.item, 'result' in x && x.error === undefined ? { result: x.result } : { error: x.error });
+      if (x !== settled[0]) reconcileDuration.observe({ kind }, elapsed);
       reconcileTotal.inc({ kind, result });
     }
   }
 
-  function start(item: WorkItem) {
-    const isUser = item.userId !== null;
+  /**
+   * Splits claimed user items into per-organization batches spread over the free slots (a slot
+   * runs its batches one after another, so no more member transactions than slots are open).
+   */
+  function lanes(items: WorkItem[], slots: number): WorkItem[][][] {
+    const byOrg = new Map<string, WorkItem[]>();
+    for (const item of items) byOrg.set(item.organizationId, [...(byOrg.get(item.organizationId) ?? []), item]);
+    const size = Math.min(MAX_BATCH, Math.max(1, Math.ceil(items.length / Math.max(1, slots))));
+    const batches = [...byOrg.values()].flatMap((xs) => Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size)));
+    const out: WorkItem[][][] = Array.from({ length: Math.min(Math.max(1, slots), batches.length) }, () => []);
+    batches.forEach((b, i) => out[i % out.length].push(b));
+    return out;
+  }
+
+  function start(lane: WorkItem[][]) {
+    const isUser = lane[0][0].userId !== null;
     if (isUser) users++;
     else orgs++;
-    const done = run(item).finally(() => {
+    const done = (async () => {
+      for (const items of lane) await run(items);
+    })().finally(() => {
       if (isUser) users--;
       else orgs--;
-      inflight.delete(item.id);
+      for (const item of lane.flat()) inflight.delete(item.id);
       notify();
     });
-    inflight.set(item.id, { item, done });
+    for (const item of lane.flat()) inflight.set(item.id, { item, done });
   }
 
   const beat = setInterval(() => {
     heartbeat(pool, workerId, [...inflight.keys()]).catch((err) => log.warn({ err }, 'heartbeat failed'));
   }, Math.max(100, Math.floor(s.leaseMs / 3)));
+  let batch = 1;
   let lastHousekeeping = 0;
   let lastPrune = 0;
 
@@ -164,8 +205,16 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
           }
         }
-        const limits = { users: s.concurrency - users, organizations: s.resyncConcurrency - orgs };
-        for (const item of await claimItems(pool, workerId, limits, s.leaseMs)) (claimed++, start(item));
+        const free = s.concurrency - users;
+        const limits = { users: free * batch, organizations: s.resyncConcurrency - orgs };
+        const got = await claimItems(pool, workerId, limits, s.leaseMs);
+        claimed = got.length;
+        for (const item of got.filter((i) => i.userId === null)) start([[item]]);
+        const userItems = got.filter((i) => i.userId !== null);
+        // Batch only while there is a backlog (a claim comes back full): otherwise one item per
+        // slot, and replicas share the work instead of one claiming it all.
+        if (free > 0) batch = userItems.length >= limits.users ? Math.min(MAX_BATCH, batch * 2) : userItems.length <= free ? 1 : batch;
+        if (userItems.length) for (const lane of lanes(userItems, s.concurrency - users)) start(lane);
       } catch (err) {
         log.error({ err }, 'claiming reconcile items failed');
       }
