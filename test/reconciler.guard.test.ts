@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
 import { revokedInWindow } from '../src/reconciler/guard.js';
+import { revocationsHeld } from '../src/metrics.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
@@ -59,6 +60,8 @@ describe('revocation guard under concurrency', () => {
     const held = async () => (await db.pool.query(`select count(*)::int as n from reconcile_holds where organization_id = $1`, [org])).rows[0].n;
     await waitFor(async () => (await held()) === 11, 10_000, 'eleven held');
     await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rowCount === 0, 10_000, 'queue drained');
+    const gauge = async () => (await revocationsHeld.get()).values.find((v) => v.labels.organization === 'lim')?.value;
+    await waitFor(async () => (await gauge()) === 11, 5000, 'the held gauge to count all eleven');
     expect(deletes('lim')).toHaveLength(5);
     expect(target.members('lim')).toHaveLength(19);
     expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(5);

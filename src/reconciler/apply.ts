@@ -94,12 +94,23 @@ export async function recordEvent(db: Queryable, e: EventRecord): Promise<number
 const classify = (err: unknown): OpOutcome =>
   err instanceof TargetRejectedError ? 'terminal' : err instanceof TargetRetryLaterError ? 'requeue' : 'error';
 
-/**
- * Performs one operation against the target and records it (inside the member's lock
- * transaction `client`), releasing the guard reservation `reservationId` if one was taken. Target errors are returned, not thrown: the caller decides whether
- * the pass goes on.
- */
-export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
+/** An operation the target has answered, not yet recorded. */
+export interface PerformedOp {
+  op: Op;
+  outcome: OpOutcome;
+  error?: unknown;
+  durationMs: number;
+  /** performance.now() when the target answered. */
+  answeredAt: number;
+  /** The desired-state change it answers (its latency origin), if any. */
+  changedAt?: string;
+  userId?: string;
+  /** Guard reservation to release with the event (whatever the outcome: a failed revocation used no quota). */
+  reservationId?: string;
+}
+
+/** Performs one operation against the target. Target errors are returned, not thrown. */
+export async function performOp(ctx: ApplyContext, op: Op, userId?: string, reservationId?: string): Promise<PerformedOp> {
   const started = performance.now();
   const w = { idempotencyKey: randomUUID() };
   let error: unknown;
@@ -110,41 +121,90 @@ export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: s
   } catch (err) {
     error = err;
   }
-  const durationMs = performance.now() - started;
+  const answeredAt = performance.now();
   const outcome: OpOutcome = error === undefined ? 'ok' : classify(error);
-  const member = op.kind === 'revoke' ? undefined : op.member;
-  // The event, the managed-member bookkeeping, the hold and the guard reservation (released
-  // whatever the outcome: a failed revocation used no quota) in one statement.
-  const { rows } = await client.query<{ latencyMs: number | null }>({ name: 'scimsync-record-op', text: `with ev as (
-       insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
-       values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::text, $8::text,
-               extract(epoch from clock_timestamp() - $9::timestamptz) * 1000, $10::float8, $11::boolean, $12::text)
-       returning latency_ms
-     ),
-     unmanaged as (
-       delete from reconcile_managed_members
-        where organization_id = $1::uuid and email = $2::text and $4::text = 'ok' and $3::text = 'revoke'
-     ),
-     managed as (
-       insert into reconcile_managed_members (organization_id, email, user_id)
-       select $1::uuid, $2::text, $13::uuid where $4::text = 'ok' and $3::text <> 'revoke'
-       on conflict (organization_id, email) do update set user_id = coalesce(excluded.user_id, reconcile_managed_members.user_id)
-     ),
-     unheld as (
-       delete from reconcile_holds where organization_id = $1::uuid and email = $2::text and $4::text = 'ok' and $3::text = 'revoke'
-     ),
-     released as (
-       delete from reconcile_guard_reservations where id = $14::bigint
-     )
-     select latency_ms as "latencyMs" from ev`, values: [ctx.organizationId, op.email, op.kind, outcome, member?.role ?? null, member?.teams ?? null, op.kind === 'revoke' ? op.reason : null,
-      error === undefined ? null : String((error as Error)?.message ?? error), outcome === 'ok' ? (ctx.changedAt ?? null) : null,
-      durationMs, op.kind === 'revoke' && op.approved === true, ctx.workerId, userId ?? null, reservationId ?? null] });
-  const latencyMs = rows[0].latencyMs ?? undefined;
-  if (outcome !== 'ok') {
-    ctx.log.warn({ email: op.email, operation: op.kind, outcome, err: error }, 'target operation failed');
-    return { outcome, error };
-  }
-  if (latencyMs !== undefined) provisioningLatency.observe({ operation: op.kind }, latencyMs / 1000);
-  ctx.log.debug({ email: op.email, operation: op.kind, latencyMs, durationMs }, 'applied');
-  return { outcome, latencyMs };
+  return { op, outcome, error, durationMs: answeredAt - started, answeredAt, changedAt: ctx.changedAt, userId, reservationId };
+}
+
+/**
+ * Records performed operations (inside the members' lock transaction `client`) in one
+ * statement: their events, the managed-member bookkeeping, the holds they settle and the guard
+ * reservations they release. Latency is measured to the target's answer on the database clock
+ * (the time since the answer, measured here, is subtracted).
+ */
+export async function recordOps(ctx: ApplyContext, client: PoolClient, done: PerformedOp[]): Promise<OpResult[]> {
+  if (done.length === 0) return [];
+  const now = performance.now();
+  const records = done.map((d, ord) => {
+    const member = d.op.kind === 'revoke' ? undefined : d.op.member;
+    return {
+      ord,
+      email: d.op.email,
+      operation: d.op.kind,
+      result: d.outcome,
+      role: member?.role ?? null,
+      teams: member?.teams ?? null,
+      reason: d.op.kind === 'revoke' ? d.op.reason : null,
+      error: d.error === undefined ? null : String((d.error as Error)?.message ?? d.error),
+      changed_at: d.outcome === 'ok' ? (d.changedAt ?? null) : null,
+      since_ms: now - d.answeredAt,
+      duration_ms: d.durationMs,
+      approved: d.op.kind === 'revoke' && d.op.approved === true,
+      user_id: d.userId ?? null,
+      reservation: d.reservationId ?? null,
+    };
+  });
+  const { rows } = await client.query<{ ord: number; latencyMs: number | null }>({
+    name: 'scimsync-record-ops',
+    text: `with r as (
+             select * from jsonb_to_recordset($2::jsonb) as r(ord int, email text, operation text, result text, role text, teams text[],
+               reason text, error text, changed_at timestamptz, since_ms float8, duration_ms float8, approved boolean, user_id uuid, reservation bigint)
+           ),
+           l as (select ord, extract(epoch from clock_timestamp() - changed_at) * 1000 - since_ms as latency_ms from r),
+           ev as (
+             insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
+             select $1::uuid, r.email, r.operation, r.result, r.role, r.teams, r.reason, r.error, l.latency_ms, r.duration_ms, r.approved, $3::text
+               from r join l using (ord) order by ord
+             returning id
+           ),
+           unmanaged as (
+             delete from reconcile_managed_members m using r
+              where m.organization_id = $1::uuid and m.email = r.email and r.result = 'ok' and r.operation = 'revoke'
+           ),
+           managed as (
+             insert into reconcile_managed_members (organization_id, email, user_id)
+             select $1::uuid, email, user_id from r where result = 'ok' and operation <> 'revoke'
+             on conflict (organization_id, email) do update set user_id = coalesce(excluded.user_id, reconcile_managed_members.user_id)
+           ),
+           unheld as (
+             delete from reconcile_holds h using r
+              where h.organization_id = $1::uuid and h.email = r.email and r.result = 'ok' and r.operation = 'revoke'
+           ),
+           released as (
+             delete from reconcile_guard_reservations g using r where g.id = r.reservation
+           )
+           select ord, latency_ms as "latencyMs" from l`,
+    values: [ctx.organizationId, JSON.stringify(records), ctx.workerId],
+  });
+  const latency = new Map(rows.map((r) => [r.ord, r.latencyMs ?? undefined]));
+  return done.map((d, ord): OpResult => {
+    if (d.outcome !== 'ok') {
+      ctx.log.warn({ email: d.op.email, operation: d.op.kind, outcome: d.outcome, err: d.error }, 'target operation failed');
+      return { outcome: d.outcome, error: d.error };
+    }
+    const latencyMs = latency.get(ord);
+    if (latencyMs !== undefined) provisioningLatency.observe({ operation: d.op.kind }, latencyMs / 1000);
+    ctx.log.debug({ email: d.op.email, operation: d.op.kind, latencyMs, durationMs: d.durationMs }, 'applied');
+    return { outcome: d.outcome, latencyMs };
+  });
+}
+
+/**
+ * Performs one operation against the target and records it (inside the member's lock
+ * transaction `client`), releasing the guard reservation `reservationId` if one was taken.
+ * Target errors are returned, not thrown: the caller decides whether the pass goes on.
+ */
+export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
+  const [result] = await recordOps(ctx, client, [await performOp(ctx, op, userId, reservationId)]);
+  return result;
 }

@@ -7,7 +7,7 @@ import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
 import type { Pool, PoolClient, Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
-import { executeOp, opsOf, recordEvent, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult } from './apply.js';
+import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { throwIfAborted, type Result } from './errors.js';
@@ -29,6 +29,8 @@ interface PassContext extends ApplyContext {
   org: Organization;
   groups: MappedGroups;
   policy: DiffPolicy;
+  /** Set when a per-user pass held a revocation (the gauge is refreshed after commit). */
+  held?: boolean;
 }
 
 async function passContext(deps: ReconcileDeps, org: Organization, item: WorkItem): Promise<PassContext> {
@@ -66,14 +68,17 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
   revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
 }
 
-/** Reconciles one email of a user batch; its lock is held by the batch's transaction `client`. */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: PoolClient, email: string, state: MemberState, actual: ActualMember | undefined): Promise<OpResult[]> {
+/**
+ * Reconciles one email of a user batch; its lock is held by the batch's transaction `client`.
+ * Returns the operations the target answered, for the batch to record in one statement.
+ */
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: PoolClient, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
   const { desired, hold } = state;
   const plan = emptyPlan();
   diffMember(plan, desired, actual, ctx.policy);
   const ops = opsOf(plan);
   if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
-  const results: OpResult[] = [];
+  const performed: PerformedOp[] = [];
   for (const op of ops) {
     if (ctx.org.spec.dryRun) {
       await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
@@ -93,13 +98,14 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Poo
       if (r.decision.hold) {
         ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
         await holdRevocation(ctx, client, [op]);
+        ctx.held = true;
         continue;
       }
       reservation = r.id;
     }
-    results.push(await executeOp(ctx, client, desired?.userId, op, reservation));
+    performed.push(await performOp(ctx, op, desired?.userId, reservation));
   }
-  return results;
+  return performed;
 }
 
 /** What became of one item of a batch: a Result (completed: already off the queue) or an error to handle. */
@@ -130,17 +136,22 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   const completed = new Set<WorkItem>();
   await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
     const states = await readMembers(client, base.org, base.groups, all);
+    const performed = new Map<string, PerformedOp[]>();
     await Promise.all(
       all.map(async (email) => {
         try {
           const actual = await base.target.get(email);
-          const ctx = { ...base, changedAt: changedAt.get(email) };
-          outcomes.set(email, { results: await reconcileEmail(deps, ctx, client, email, states.get(email)!, actual) });
+          const ctx: PassContext = { ...base, changedAt: changedAt.get(email) };
+          performed.set(email, await reconcileEmail(deps, ctx, client, email, states.get(email)!, actual));
+          if (ctx.held) base.held = true;
         } catch (error) {
           outcomes.set(email, { error });
         }
       }),
     );
+    const keys = [...performed].flatMap(([email, ds]) => ds.map(() => email));
+    const results = await recordOps(base, client, [...performed.values()].flat());
+    for (const email of performed.keys()) outcomes.set(email, { results: results.filter((_, i) => keys[i] === email) });
     // Items done without a retry leave the queue with their events (one commit).
     const done = items.filter((item) => emailsOf(item).every((e) => {
       const o = outcomes.get(e);
@@ -149,6 +160,8 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
     await completeItems(client, done, deps.workerId);
     for (const item of done) completed.add(item);
   });
+  // Concurrent batches each see only their own uncommitted holds: count again once committed.
+  if (base.held) revocationsHeld.set({ organization: base.org.slug }, await countHolds(deps.pool, base.organizationId));
   return items.map((item): Settled => {
     const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
     if (failed && 'error' in failed) return { item, error: failed.error };
