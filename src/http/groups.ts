@@ -2,12 +2,12 @@
 import { Router, type Request } from 'express';
 import { applyPatch } from '../scim/patch.js';
 import { extractMembers, normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
-import { parseListParams, searchRequest, type ListParams } from '../scim/listParams.js';
+import { type ListParams } from '../scim/listParams.js';
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
-import { listResponse, projection, sendPatchResult, wants } from './users.js';
+import { listResponse, listRoutes, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
 
 const rt = GROUP_RESOURCE;
@@ -38,15 +38,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
   const r = Router({ mergeParams: true });
   const one = async (req: Request, row: GroupRow) => (await renderGroups(pool, req, opts, [row], projection(req)))[0];
 
-  r.get('/', async (req, res) => {
-    const p = parseListParams(req.query as Record<string, unknown>, rt, opts);
-    sendScim(res, 200, await listGroupsResponse(pool, req, opts, p, req.auth!.organizationId));
-  });
-
-  r.post('/.search', async (req, res) => {
-    const p = parseListParams(searchRequest(req.body), rt, opts);
-    sendScim(res, 200, await listGroupsResponse(pool, req, opts, p, req.auth!.organizationId));
-  });
+  listRoutes(r, pool, opts, rt, listGroupsResponse);
 
   r.post('/', async (req, res) => {
     const resource = normalizeResource(rt, req.body, 'create');

@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
 import { parseListParams, encodeCursor, searchRequest, type ListParams } from '../scim/listParams.js';
-import { LIST_RESPONSE_SCHEMA, USER_RESOURCE } from '../scim/schemas.js';
+import { LIST_RESPONSE_SCHEMA, USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
@@ -56,19 +56,24 @@ export function listResponse(total: number, resources: unknown[], p: ListParams,
   return body;
 }
 
+type ListHandler = (pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) => Promise<unknown>;
+
+/** GET / (query parameters) and POST /.search (a SearchRequest body) of one resource type. */
+export function listRoutes(r: Router, pool: Pool, opts: HttpOptions, type: ResourceTypeDef, list: ListHandler): void {
+  r.get('/', async (req, res) => {
+    const p = parseListParams(req.query as Record<string, unknown>, type, opts);
+    sendScim(res, 200, await list(pool, req, opts, p, req.auth!.organizationId));
+  });
+  r.post('/.search', async (req, res) => {
+    const p = parseListParams(searchRequest(req.body), type, opts);
+    sendScim(res, 200, await list(pool, req, opts, p, req.auth!.organizationId));
+  });
+}
+
 export function usersRouter(pool: Pool, opts: HttpOptions): Router {
   const r = Router({ mergeParams: true });
   const one = async (req: Request, row: UserRow) => (await renderUsers(pool, req, opts, [row], projection(req)))[0];
-
-  r.get('/', async (req, res) => {
-    const p = parseListParams(req.query as Record<string, unknown>, rt, opts);
-    sendScim(res, 200, await listUsersResponse(pool, req, opts, p, req.auth!.organizationId));
-  });
-
-  r.post('/.search', async (req, res) => {
-    const p = parseListParams(searchRequest(req.body), rt, opts);
-    sendScim(res, 200, await listUsersResponse(pool, req, opts, p, req.auth!.organizationId));
-  });
+  listRoutes(r, pool, opts, rt, listUsersResponse);
 
   r.post('/', async (req, res) => {
     const resource = normalizeResource(rt, req.body, 'create');
