@@ -6,7 +6,7 @@ import { type ListParams } from '../scim/listParams.js';
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
-import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
 import { listResponse, listRoutes, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
 
@@ -49,12 +49,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.get('/:id', async (req, res) => {
     const row = await getGroup(pool, req.auth!.organizationId, req.params.id!);
-    if (ifNoneMatchHits(req, row.version)) {
-      res.setHeader('ETag', etagOf(row.version));
-      res.status(304).end();
-      return;
-    }
-    sendScim(res, 200, await one(req, row), etagOf(row.version));
+    await sendResource(req, res, row.version, () => one(req, row));
   });
 
   r.put('/:id', async (req, res) => {

@@ -41,3 +41,13 @@ export function baseUrl(req: Request, publicUrl: string | undefined): string {
   const root = publicUrl ? publicUrl.replace(/\/$/, '') : `${req.protocol}://${req.get('host')}`;
   return `${root}/scim/v2/${req.params.org}`;
 }
+
+/** GET of one resource: 304 when If-None-Match names its version, else 200 with the body. */
+export async function sendResource(req: Request, res: Response, version: string, body: () => Promise<unknown>): Promise<void> {
+  if (ifNoneMatchHits(req, version)) {
+    res.setHeader('ETag', etagOf(version));
+    res.status(304).end();
+    return;
+  }
+  sendScim(res, 200, await body(), etagOf(version));
+}

@@ -6,7 +6,7 @@ import { parseListParams, encodeCursor, searchRequest, type ListParams } from '.
 import { LIST_RESPONSE_SCHEMA, USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type GroupRef, type UserRow } from '../store/users.js';
-import { baseUrl, etagOf, metaOf, ifMatchVersions, ifNoneMatchHits, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
 import type { HttpOptions } from './app.js';
 
 const rt = USER_RESOURCE;
@@ -85,12 +85,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.get('/:id', async (req, res) => {
     const row = await getUser(pool, req.auth!.organizationId, req.params.id!, false, wants(projection(req), 'groups'));
-    if (ifNoneMatchHits(req, row.version)) {
-      res.setHeader('ETag', etagOf(row.version));
-      res.status(304).end();
-      return;
-    }
-    sendScim(res, 200, await one(req, row), etagOf(row.version));
+    await sendResource(req, res, row.version, () => one(req, row));
   });
 
   r.put('/:id', async (req, res) => {
