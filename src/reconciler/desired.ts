@@ -60,6 +60,17 @@ export async function loadUserItems(db: Queryable, organizationId: string, userI
   return rows[0] ? { org: organizationOf(rows[0]), emails: new Map(Object.entries(rows[0].emails)) } : undefined;
 }
 
+/**
+ * loadUserItems' answer from what the claim statement read (claimItems), without a round trip;
+ * null when the items were not claimed that way (then call loadUserItems).
+ */
+export function claimedUserItems(items: { userId: string | null; org?: OrganizationRow | null; emails?: string[] }[]): { org: Organization; emails: Map<string, string[]> } | undefined | null {
+  if (items.some((i) => i.org === undefined || i.emails === undefined)) return null;
+  const row = items[0].org;
+  if (!row) return undefined;
+  return { org: organizationOf(row), emails: new Map(items.map((i) => [i.userId!, i.emails!])) };
+}
+
 /** Group id → index into spec.roleMappings, expanded to nested groups; one pair per match. */
 export interface MappedGroups {
   groupIds: string[];

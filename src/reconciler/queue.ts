@@ -15,6 +15,12 @@ export interface WorkItem {
   resync: boolean;
   /** When this worker claimed it. */
   lockedAt: string;
+  /**
+   * Per-user items: what the pass would otherwise load in a round trip of its own, read by the
+   * claim statement (organization row, null if it is gone; every email the item concerns).
+   */
+  org?: { id: string; slug: string; spec: Record<string, unknown> } | null;
+  emails?: string[];
 }
 
 /** True when the item carries a desired-state change (not only a scheduled resync). */
@@ -44,7 +50,18 @@ export async function claimItems(db: Queryable, workerId: string, limits: { user
         set locked_by = $1::text, locked_at = clock_timestamp(), attempts = q.attempts + 1
       where q.id in (select id from u union all select id from o)
      returning q.id, q.organization_id as "organizationId", q.user_id as "userId", q.changed_at as "changedAt",
-               q.revision, q.attempts, q.resync, q.locked_at as "lockedAt"`, values: [workerId, users, organizations, leaseMs] });
+               -- A per-user item's revision is the one its org/emails were read with (the statement's
+               -- snapshot): a change committed after the snapshot but before the row lock (followed by
+               -- the update) must leave the item queued, not be completed unseen ('0' never matches).
+               case when q.user_id is null then q.revision
+                    else coalesce((select r.revision from reconcile_queue r where r.id = q.id), 0) end as revision,
+               q.attempts, q.resync, q.locked_at as "lockedAt",
+               case when q.user_id is not null then
+                 (select json_build_object('id', o.id, 'slug', o.slug, 'spec', o.spec) from organizations o where o.id = q.organization_id) end as org,
+               case when q.user_id is not null then
+                 array(select lower(user_name) collate "C" from scim_users where id = q.user_id and organization_id = q.organization_id
+                       union
+                       select email from reconcile_managed_members where user_id = q.user_id and organization_id = q.organization_id) end as emails`, values: [workerId, users, organizations, leaseMs] });
   return rows;
 }
 

@@ -9,7 +9,7 @@ import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
-import { loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
+import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { throwIfAborted, type Result } from './errors.js';
 import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, guardUnlimited, memberCount, reserveRevocation, revokedInWindow } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
@@ -121,7 +121,8 @@ export type Settled = { item: WorkItem; result: Result; error?: undefined } | { 
  */
 export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[]): Promise<Settled[]> {
   throwIfAborted(deps.signal);
-  const loaded = await loadUserItems(deps.pool, items[0].organizationId, items.map((i) => i.userId!));
+  const claimed = claimedUserItems(items);
+  const loaded = claimed === null ? await loadUserItems(deps.pool, items[0].organizationId, items.map((i) => i.userId!)) : claimed;
   const emailsOf = (item: WorkItem) => loaded?.emails.get(item.userId!) ?? [];
   const all = [...new Set(items.flatMap(emailsOf))];
   if (!loaded || all.length === 0) return items.map((item) => ({ item, result: {} }));
@@ -135,12 +136,17 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   const outcomes = new Map<string, { results: OpResult[] } | { error: unknown }>();
   const completed = new Set<WorkItem>();
   await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
+    // The target is read under the locks (so no other pass writes these members meanwhile),
+    // concurrently with the desired state rather than after it.
+    const actuals = new Map(all.map((email) => [email, base.target.get(email).then((actual) => ({ actual }), (error: unknown) => ({ error }))]));
     const states = await readMembers(client, base.org, base.groups, all);
     const performed = new Map<string, PerformedOp[]>();
     await Promise.all(
       all.map(async (email) => {
         try {
-          const actual = await base.target.get(email);
+          const got = await actuals.get(email)!;
+          if ('error' in got) throw got.error;
+          const actual = got.actual;
           const ctx: PassContext = { ...base, changedAt: changedAt.get(email) };
           performed.set(email, await reconcileEmail(deps, ctx, client, email, states.get(email)!, actual));
           if (ctx.held) base.held = true;
