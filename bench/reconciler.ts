@@ -23,7 +23,7 @@ import { upsertOrganization } from '../src/store/orgs.js';
 import { makePool } from '../src/store/pool.js';
 import { createToken } from '../src/store/tokens.js';
 import { startHttpTarget } from '../test/helpers/httpTarget.js';
-import { buildReconciler, spawnReconciler } from '../test/helpers/reconcilerProcess.js';
+import { MAIN, buildReconciler, spawnReconciler } from '../test/helpers/reconcilerProcess.js';
 
 const log = pino({ level: 'warn' });
 const arg = (name: string, def: string) => {
@@ -137,8 +137,8 @@ async function resync(): Promise<void> {
   for (let run = 1; run <= runs; run++) {
     await pool.query(`insert into reconcile_queue (organization_id, user_id, resync) values ($1, null, true) on conflict do nothing`, [org.id]);
     t = performance.now();
-    const { stderr } = await promisify(execFile)('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, path.resolve('node_modules/.cache/scimsync-reconciler-dist/reconciler/processMain.js'), 'reconcile', '--once'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    const { stderr } = await promisify(execFile)('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, MAIN, 'reconcile', '--once'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0' },
       maxBuffer: 1 << 24,
     });
     const wall = (performance.now() - t) / 1000;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsers, addUsersEach, createOrg, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
-import { buildReconciler, spawnReconciler } from './helpers/reconcilerProcess.js';
+import { spawnReconciler } from './helpers/reconcilerProcess.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -12,7 +12,7 @@ const env = { RECONCILER_POLL_MS: '100', RECONCILER_LEASE_MS: '1000', RECONCILER
 const spec = (extra: Record<string, unknown> = {}) => ({ target: { type: 'http', http: { baseUrl: target.baseUrl, retryBaseDelay: '5ms' } }, ...extra });
 
 beforeAll(async () => {
-  [db, target] = await Promise.all([createTestDatabase(), startHttpTarget(), buildReconciler()]).then(([d, t]) => [d, t] as const);
+  [db, target] = await Promise.all([createTestDatabase(), startHttpTarget()]);
 }, 60_000);
 afterAll(async () => {
   await target.close();

@@ -1,16 +1,17 @@
-// Compiles the reconciler once (tsc, only src/reconciler + src/targets and what they import)
-// and spawns `node …/reconciler/processMain.js` as a real child process.
+// Spawns the reconciler as a user runs it, `node dist/main.js reconcile …`, as a real child
+// process. `npm test` builds dist/ first; the benchmark builds it with buildReconciler().
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const outDir = path.join(root, 'node_modules/.cache/scimsync-reconciler-dist');
+export const MAIN = path.join(root, 'dist/main.js');
 let built: Promise<void> | undefined;
 
+/** Builds dist/ (the project's own tsconfig) once per process, for runs outside `npm test`. */
 export function buildReconciler(): Promise<void> {
-  built ??= promisify(execFile)(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'test/helpers/tsconfig.reconciler.json')], { cwd: root }).then(() => {});
+  built ??= promisify(execFile)(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { cwd: root }).then(() => {});
   return built;
 }
 
@@ -21,9 +22,10 @@ export interface ReconcilerProcess {
 }
 
 export function spawnReconciler(databaseUrl: string, env: Record<string, string> = {}, args: string[] = ['reconcile']): ReconcilerProcess {
-  const child = spawn(process.execPath, [path.join(outDir, 'reconciler/processMain.js'), ...args], {
+  const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', ...env },
+    // PORT=0: a long-running `reconcile` serves /healthz and /metrics; several run at once here.
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
