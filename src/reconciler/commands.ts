@@ -1,5 +1,6 @@
 // CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
 import type { Logger } from 'pino';
+import { parseArgs } from '../cli/args.js';
 import { loadConfig } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -19,16 +20,9 @@ export interface CommandContext {
 
 type Command = (args: string[], ctx: CommandContext) => Promise<number>;
 
+/** The CLI's argument parser; --once and --json take no value, --limit does. */
 function flags(args: string[]): { positional: string[]; opts: Map<string, string | true> } {
-  const positional: string[] = [];
-  const opts = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith('--')) positional.push(a);
-    else if (a.includes('=')) opts.set(a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
-    else if (a === '--limit' && args[i + 1] !== undefined) opts.set('limit', args[++i]);
-    else opts.set(a.slice(2), true);
-  }
+  const { positional, flags: opts } = parseArgs(args, ['once', 'json']);
   return { positional, opts };
 }
 
