@@ -4,7 +4,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ScimError } from '../scim/errors.js';
 import { ConflictError, InvalidMemberError, NotFoundError, VersionMismatchError } from '../store/errors.js';
-import { SCIM_CONTENT_TYPE } from './respond.js';
+import { sendScimJson } from './respond.js';
 
 export function toScimError(err: unknown): ScimError | undefined {
   if (err instanceof ScimError) return err;
@@ -29,7 +29,7 @@ export function toScimError(err: unknown): ScimError | undefined {
 }
 
 export function sendScimError(res: Parameters<RequestHandler>[1], err: ScimError): void {
-  res.status(err.status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(err.toJSON()));
+  sendScimJson(res as Parameters<typeof sendScimJson>[0], err.status, err.toJSON());
 }
 
 export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
@@ -48,4 +48,10 @@ export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
 /** 404 for any path under the SCIM root that no route answers. */
 export const notFoundRoute: RequestHandler = (req, res) => {
   sendScimError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${req.path}`));
+};
+
+/** 404 for a path under /scim that names no organization ("/scim/v2", "/scim/v1/acme/Users"). */
+export const noOrganizationRoute: RequestHandler = (req, res) => {
+  const path = req.originalUrl.split('?')[0];
+  sendScimError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${path}: SCIM lives under /scim/v2/{organization}/`));
 };
