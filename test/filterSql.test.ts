@@ -230,6 +230,13 @@ describe('filterToSql on scim_users', () => {
     ['emails.type eq "work" and emails.value ew "@corp.com"', ['alice@example.com', 'bob@example.com', 'frank_x@example.com']],
     ['emails[type eq "work" and primary eq true]', ['alice@example.com', 'frank_x@example.com']],
     ['emails[primary eq false]', ['frank_x@example.com']],
+    // Entra's lookup when a tenant matches on work email (read as emails[type eq "work" and value eq …]).
+    ['emails[type eq "work"].value eq "BOB@other.com"', ['bob@example.com']],
+    ['emails[type eq "work"].value eq "bob@corp.com"', []], // bob's corp address is his home one
+    ['emails[type eq "work"].value ew "@corp.com"', ['alice@example.com', 'frank_x@example.com']],
+    ['emails[type eq "work"].primary eq "True"', ['alice@example.com', 'frank_x@example.com']],
+    ['phoneNumbers[type eq "mobile"].value pr', ['erin%@example.com']],
+    ['name[familyName eq "employee"].givenName eq "judy"', ['Judy@Example.com']],
     ['emails[primary ne true]', ['alice@example.com', 'bob@example.com', 'Dave@Example.COM', 'erin%@example.com', 'frank_x@example.com', 'Judy@Example.com']],
     ['emails[not (type eq "work")]', ['alice@example.com', 'bob@example.com', 'erin%@example.com']],
     ['emails.type ne "work"', ['carol@example.com', 'erin%@example.com', 'heidi@example.com']],
@@ -316,6 +323,8 @@ describe('filterToSql on scim_groups', () => {
     ['members eq "{Judy@Example.com}"', ['Sales Team']],
     ['members[value eq "{bob@example.com}" and type eq "user"]', ['Admins']],
     ['members[type eq "Group"]', ['Sales Team']],
+    ['members[type eq "User"].value eq "{Judy@Example.com}"', ['Sales Team']],
+    ['members[type eq "Group"].value eq "{alice@example.com}"', []],
     ['members[value eq "{Admins}"]', ['Sales Team']],
     ['members.display eq "alice liddell"', ['Admins', 'Sales Team']],
     ['members.display eq "judy@example.com"', ['Sales Team']],
