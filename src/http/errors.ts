@@ -3,7 +3,7 @@
 // is logged with the request id and never sent.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ScimError } from '../scim/errors.js';
-import { ConflictError, InvalidMemberError, NotFoundError, VersionMismatchError } from '../store/errors.js';
+import { ConflictError, NotFoundError, VersionMismatchError } from '../store/errors.js';
 import { sendScimJson } from './respond.js';
 
 export function toScimError(err: unknown): ScimError | undefined {
@@ -11,7 +11,6 @@ export function toScimError(err: unknown): ScimError | undefined {
   if (err instanceof NotFoundError) return new ScimError(404, undefined, `${err.resourceType} "${err.id}" not found`);
   if (err instanceof ConflictError) return new ScimError(409, 'uniqueness', err.message);
   if (err instanceof VersionMismatchError) return new ScimError(412, undefined, err.message);
-  if (err instanceof InvalidMemberError) return new ScimError(400, 'invalidValue', err.message);
   // body-parser errors carry a `type` and an HTTP status (express.json()).
   const e = err as { type?: string; status?: number; message?: string; limit?: number; expose?: boolean };
   if (e?.type === 'entity.too.large') return new ScimError(413, undefined, `request body exceeds the ${e.limit ?? ''} byte limit; see maxPayloadSize in /ServiceProviderConfig`.replace('the  byte', 'the byte'));
