@@ -254,6 +254,16 @@ export async function listGroups(db: Queryable, organizationId: string, q: ListQ
   return listRows<GroupRow>(db, { target: GROUPS_SQL, from: 'scim_groups g', live: 'true', select: SELECT }, organizationId, q);
 }
 
+/** Groups by id (any order; missing ids are left out), for a page of the root /.search. */
+export async function getGroupsByIds(db: Queryable, organizationId: string, ids: string[]): Promise<GroupRow[]> {
+  if (!ids.length) return [];
+  const { rows } = await db.query<GroupRow>(
+    `select ${SELECT} from scim_groups g where g.organization_id = $1::uuid and g.id = any($2::uuid[])`,
+    [organizationId, ids],
+  );
+  return rows;
+}
+
 /** Members of a page of groups, with display names, in one query. */
 export async function membersOfGroups(db: Queryable, groupIds: string[]): Promise<Map<string, MemberOut[]>> {
   const out = new Map<string, MemberOut[]>(groupIds.map((id) => [id, []]));

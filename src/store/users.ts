@@ -179,6 +179,17 @@ export async function listUsers(db: Queryable, organizationId: string, q: ListQu
   return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
+/** Live users by id (any order; missing ids are left out), for a page of the root /.search. */
+export async function getUsersByIds(db: Queryable, organizationId: string, ids: string[], withGroups = false): Promise<UserRow[]> {
+  if (!ids.length) return [];
+  const { rows } = await db.query<UserRow>(
+    `select ${SELECT}${withGroups ? `, ${SELECT_GROUPS}` : ''} from scim_users u
+      where u.organization_id = $1::uuid and u.id = any($2::uuid[]) and u.deleted_at is null`,
+    [organizationId, ids],
+  );
+  return rows;
+}
+
 export interface GroupRef {
   value: string;
   display: string;
