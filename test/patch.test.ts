@@ -102,7 +102,20 @@ const userCases: UserCase[] = [
   {
     name: 'Entra: Remove manager with a different id as value leaves it alone',
     resource: WITH_MANAGER,
-    body: body({ op: 'Remove', path: `${ENT}:manager`, value: [{ value: 'someone-else' }][0] }),
+    body: body({ op: 'Remove', path: `${ENT}:manager`, value: { value: 'someone-else' } }),
+    expected: WITH_MANAGER,
+    changed: false,
+  },
+  {
+    name: 'Entra: Remove manager with a value list as for members ([{value}]) clears it when one matches',
+    resource: WITH_MANAGER,
+    body: body({ op: 'Remove', path: `${ENT}:manager`, value: [{ value: 'someone-else' }, { $ref: null, value: MANAGER }] }),
+    expected: USER,
+  },
+  {
+    name: 'Entra: Remove manager with a value list that does not name it leaves it alone',
+    resource: WITH_MANAGER,
+    body: body({ op: 'Remove', path: `${ENT}:manager`, value: [{ value: 'someone-else' }] }),
     expected: WITH_MANAGER,
     changed: false,
   },

@@ -90,14 +90,18 @@ function applySingleFiltered(holder: Json, def: AttributeDef, filter: FilterNode
 
 /**
  * remove of a single-valued complex attribute with a value (Entra: `Remove …:manager` with
- * `"value": "id"` or `{"value": "id"}`): removed only when the given sub-attributes match the
- * current ones, so a stale removal does not clear a manager set since.
+ * `"value": "id"`, `{"value": "id"}` or, as it removes members, `[{"value": "id"}]`): removed
+ * only when one of the given values' sub-attributes all match the current ones, so a stale
+ * removal does not clear a manager set since.
  */
 function removeIfSame(holder: Json, def: AttributeDef, value: unknown) {
-  const given = coerceAttribute(def, value, def.name);
   const current = holder[def.name];
-  if (isObject(given) && isObject(current) && !Object.entries(given).every(([k, v]) => deepEqual(current[k], v))) return;
-  delete holder[def.name];
+  if (!isObject(current)) return;
+  const same = (v: unknown) => {
+    const given = coerceAttribute({ ...def, multiValued: false }, v, def.name);
+    return !isObject(given) || Object.entries(given).every(([k, x]) => deepEqual(current[k], x));
+  };
+  if ((Array.isArray(value) ? value : [value]).some(same)) delete holder[def.name];
 }
 
 const sameElement = (given: unknown, el: unknown) =>
