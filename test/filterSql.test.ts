@@ -259,6 +259,9 @@ describe('filterToSql on scim_users', () => {
     [`${ENT}:employeeNumber gt "40"`, ['frank_x@example.com', 'Judy@Example.com']], // strings: "7" > "40"
     [`${ENT}:manager.value eq "m-1"`, ['alice@example.com']],
     [`${ENT}:manager eq "m-1"`, ['alice@example.com']],
+    // Entra's older job joins extension attributes with a dot (Microsoft, "Known issues … SCIM 2.0 protocol compliance").
+    [`${ENT}.manager.value eq "m-1"`, ['alice@example.com']],
+    [`${ENT}.department eq "engineering"`, ['bob@example.com']],
     ['meta.lastModified gt "2024-03-15T00:00:00Z"', ['Dave@Example.COM', 'erin%@example.com', 'frank_x@example.com', 'heidi@example.com', 'Judy@Example.com']],
     ['meta.lastModified gt "2024-02-01T10:00:00.123456Z"', except('alice@example.com', 'bob@example.com')],
     ['meta.lastModified ge "2024-02-01T10:00:00.123456Z"', except('alice@example.com')],
