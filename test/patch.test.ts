@@ -120,6 +120,12 @@ const userCases: UserCase[] = [
     changed: false,
   },
   {
+    name: 'Remove manager with a value that cannot name one (true) leaves it alone, beside a deactivation',
+    resource: WITH_MANAGER,
+    body: body({ op: 'Replace', path: 'active', value: 'False' }, { op: 'Remove', path: `${ENT}:manager`, value: true }),
+    expected: user({ active: false, [ENT]: { department: 'Eng', manager: { value: MANAGER } } }),
+  },
+  {
     name: 'Entra: Replace manager[value eq id].value on a user without a manager sets it',
     body: body({ op: 'Replace', path: `${ENT}:manager[value eq "${MANAGER}"].value`, value: MANAGER }),
     expected: WITH_MANAGER,

@@ -1,6 +1,6 @@
 // One PATCH operation against a resolved path (RFC 7644 §3.5.2.1 add, §3.5.2.2 remove,
 // §3.5.2.3 replace). Works on the canonical stored document in PatchState.doc.
-import { badRequest } from '../errors.js';
+import { ScimError, badRequest } from '../errors.js';
 import { type AttrPath, resolvePath, splitSchemaPrefix } from '../paths.js';
 import { type Json, coerceAttribute, isObject } from '../resource.js';
 import type { AttributeDef } from '../schemas.js';
@@ -98,7 +98,15 @@ function removeIfSame(holder: Json, def: AttributeDef, value: unknown) {
   const current = holder[def.name];
   if (!isObject(current)) return;
   const same = (v: unknown) => {
-    const given = coerceAttribute({ ...def, multiValued: false }, v, def.name);
+    let given: unknown;
+    try {
+      given = coerceAttribute({ ...def, multiValued: false }, v, def.name);
+    } catch (err) {
+      // A value that names no manager cannot match one: the remove leaves it alone rather
+      // than failing the request (and the deactivation beside it).
+      if (err instanceof ScimError) return false;
+      throw err;
+    }
     return !isObject(given) || Object.entries(given).every(([k, x]) => deepEqual(current[k], x));
   };
   if ((Array.isArray(value) ? value : [value]).some(same)) delete holder[def.name];
