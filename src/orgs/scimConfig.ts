@@ -45,7 +45,12 @@ const secretRef = z
   .describe("A key of a Secret in the ScimConfig's namespace.");
 
 export const httpTargetSpec = z.strictObject({
-  baseUrl: z.string().url().describe('Base URL of the application\'s membership API (docs/target-http.md).'),
+  // An http(s) URL in both schemas: zod's url() and the apiserver's `format: uri` differ on others.
+  baseUrl: z
+    .string()
+    .url()
+    .regex(/^https?:\/\/[^/?#\s]+/, 'must be an http or https URL')
+    .describe('Base URL of the application\'s membership API (docs/target-http.md).'),
   organization: z.string().min(1).optional().describe('The {organization} path segment; the organization slug when unset.'),
   token: z.string().min(1).optional().describe('Local mode: the bearer token itself.'),
   tokenEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding the bearer token.'),
