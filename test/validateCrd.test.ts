@@ -19,7 +19,7 @@ const sample = (spec: Record<string, unknown> = {}) => ({
   apiVersion: 'scimsync.io/v1alpha1',
   kind: 'ScimConfig',
   metadata: { name: 'acme', namespace: 'idp', labels: { team: 'a' }, annotations: { 'scimsync.io/rotate-token': '1' } },
-  spec: { organization: 'acme', ...spec },
+  spec: { organization: 'acme', ...spec } as Record<string, unknown>,
 });
 
 describe('makeCrdValidator (ScimConfig CRD)', () => {
