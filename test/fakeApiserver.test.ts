@@ -49,7 +49,7 @@ function scimConfig(name: string, extra: Partial<Obj> = {}): Obj {
     kind: 'ScimConfig',
     ...extra,
     metadata: { name, ...(extra.metadata ?? {}) },
-    spec: extra.spec ?? { organization: name, target: { type: 'http' } },
+    spec: extra.spec ?? { organization: name || 'generated' },
   };
 }
 
@@ -160,15 +160,15 @@ describe('status subresource and generation', () => {
     expect(Number(labelled.metadata.resourceVersion)).toBeGreaterThan(Number(o.metadata.resourceVersion));
     // status via /status (merge patch): only status changes, no bump
     const st = (await custom.patchNamespacedCustomObjectStatus(
-      { ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'evil' }, metadata: { labels: { c: 'd' } }, status: { observedGeneration: 1 } } },
+      { ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true }, metadata: { labels: { c: 'd' } }, status: { observedGeneration: 1 } } },
       merge,
     )) as Obj;
     expect(st.status).toEqual({ observedGeneration: 1 });
-    expect(st.spec.organization).toBe('acme');
+    expect(st.spec.dryRun).toBe(false);
     expect(st.metadata.labels).toEqual({ a: 'b' });
     expect(st.metadata.generation).toBe(1);
     // status in a main-resource write is ignored
-    const main = (await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { status: { observedGeneration: 99 }, spec: { organization: 'acme2' } } }, merge)) as Obj;
+    const main = (await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { status: { observedGeneration: 99 }, spec: { dryRun: true } } }, merge)) as Obj;
     expect(main.status).toEqual({ observedGeneration: 1 });
     expect(main.metadata.generation).toBe(2);
     // PUT of status
@@ -192,12 +192,12 @@ describe('status subresource and generation', () => {
 describe('optimistic concurrency and patches', () => {
   it('409 Conflict on a stale resourceVersion in update and merge patch; PUT of a custom resource needs one', async () => {
     const o = await create(scimConfig('acme'));
-    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'b' } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true } } }, merge);
     const put = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: o }));
     expect(put.body).toMatchObject({ code: 409, reason: 'Conflict' });
     expect(put.body.message).toContain('the object has been modified; please apply your changes to the latest version and try again');
     const patch = await apiError(
-      custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { metadata: { resourceVersion: o.metadata.resourceVersion }, spec: { organization: 'c' } } }, merge),
+      custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { metadata: { resourceVersion: o.metadata.resourceVersion }, spec: { defaultRole: 'admin' } } }, merge),
     );
     expect(patch.code).toBe(409);
     const { resourceVersion: _drop, ...meta } = o.metadata;
@@ -233,11 +233,50 @@ describe('optimistic concurrency and patches', () => {
 
   it('strategic merge patch: 415 for a custom resource, accepted for a Secret', async () => {
     await create(scimConfig('acme'));
-    const sm = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'x' } } }, strategic));
+    const sm = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true } } }, strategic));
     expect(sm.body).toMatchObject({ code: 415, reason: 'UnsupportedMediaType' });
     await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 's' }, data: { a: 'YQ==' } } });
     const s = await core.patchNamespacedSecret({ namespace: 'default', name: 's', body: { data: { b: 'Yg==' } } }, strategic);
     expect(s.data).toEqual({ a: 'YQ==', b: 'Yg==' });
+  });
+});
+
+describe('CRD schema (deploy/crds/scimconfigs.scimsync.io.yaml)', () => {
+  it('applies the schema defaults on create', async () => {
+    const o = await create(scimConfig('acme'));
+    expect(o.spec).toMatchObject({ organization: 'acme', defaultRole: 'member', membership: 'allUsers', target: { type: 'postgres' } });
+  });
+
+  it('an invalid spec is a 422 Invalid naming every field, shaped like metav1.Status', async () => {
+    const bad = await apiError(create(scimConfig('acme', { spec: { organization: 'Not Valid', revocationGuard: { maxCount: -1 } } })));
+    expect(bad.body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 422, reason: 'Invalid', details: { name: 'acme', group: 'scimsync.io', kind: 'ScimConfig' } });
+    expect(bad.body.message).toMatch(/^ScimConfig\.scimsync\.io "acme" is invalid: \[spec\.organization: .*spec\.revocationGuard\.maxCount: /);
+    expect(bad.body.details.causes.map((c: any) => c.field).sort()).toEqual(['spec.organization', 'spec.revocationGuard.maxCount']);
+    expect((await custom.listClusterCustomObject({ ...G })).items).toEqual([]);
+  });
+
+  it('CEL rule self == oldSelf keeps spec.organization immutable (merge and JSON patch, PUT)', async () => {
+    const o = await create(scimConfig('acme'));
+    const viaMerge = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'other' } } }, merge));
+    expect(viaMerge.body).toMatchObject({ code: 422, details: { causes: [{ field: 'spec.organization', message: expect.stringContaining('spec.organization is immutable') }] } });
+    const viaJson = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: [{ op: 'replace', path: '/spec/organization', value: 'other' }] }));
+    expect(viaJson.code).toBe(422);
+    const viaPut = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...o, spec: { ...o.spec, organization: 'other' } } }));
+    expect(viaPut.code).toBe(422);
+    expect((await getCr('acme')).spec.organization).toBe('acme');
+  });
+
+  it('unknown fields: 400 with fieldValidation=Strict (kubectl), pruned with a Warning header by default', async () => {
+    const strict = await apiError(custom.createNamespacedCustomObject({ ...G, namespace: 'default', body: scimConfig('acme', { spec: { organization: 'acme', roleMapping: [] } }), fieldValidation: 'Strict' }));
+    expect(strict.body).toMatchObject({ code: 400, reason: 'BadRequest', message: 'strict decoding error: unknown field "spec.roleMapping"' });
+    const r = await fetch(`${fake.url}/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(scimConfig('acme', { spec: { organization: 'acme', roleMapping: [] } })),
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('warning')).toBe('299 - "unknown field \\"spec.roleMapping\\""');
+    expect((await getCr('acme')).spec.roleMapping).toBeUndefined();
   });
 });
 
@@ -298,7 +337,7 @@ describe('watch', () => {
     await inf.start();
     await waitFor(() => seen.includes('add before'));
     await create(scimConfig('after'));
-    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'after', body: { spec: { organization: 'z' } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'after', body: { spec: { dryRun: true } } }, merge);
     await custom.deleteNamespacedCustomObject({ ...G, namespace: 'default', name: 'before' });
     await waitFor(() => seen.length === 4);
     expect(seen).toEqual(['add before', 'add after', 'update after 2', 'delete before']);

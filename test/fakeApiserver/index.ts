@@ -24,8 +24,10 @@
 // - garbage collection is a simplified background pass (owners matched by uid, run gcDelayMs after
 //   a change); propagationPolicy Foreground/Orphan, blockOwnerDeletion and the orphan/foreground
 //   finalizers are not modelled; namespace deletion empties and removes the namespace the same way;
-// - CRD schema validation, pruning, defaulting and CEL come from test/fakeApiserver/validateCrd.ts
-//   when plugged in (options.validators); no conversion webhooks, no multiple versions;
+// - CRD schema validation, pruning, defaulting and CEL come from validateCrd.ts (see its header for
+//   its own gaps: no ratcheting, core CEL only); one served version per CRD, no conversion webhooks;
+//   strict field validation (unknown fields) only for custom resources; CRDs themselves are not an
+//   API resource here (they are given to startFakeApiserver);
 // - list is always served from the latest state (resourceVersion/resourceVersionMatch on list
 //   are accepted but not honoured as snapshots); continue tokens are not consistent snapshots;
 // - no protobuf/CBOR, no Table output (kubectl get prints no custom columns), no aggregated discovery,
@@ -40,7 +42,8 @@ import { stringify as toYaml, parse as parseYaml } from 'yaml';
 import { ApiError, errors } from './errors.js';
 import { Faults, type WatchControl, type RequestInfo } from './faults.js';
 import { Registry, type PatchType } from './registry.js';
-import { apiVersionOf, builtinResources, type KObject, type ResourceDef, type Validator } from './resources.js';
+import { apiVersionOf, builtinResources, scimConfigWithoutSchema, type KObject, type ResourceDef, type Validator } from './resources.js';
+import { loadCrd, resourceFromCrd } from './crd.js';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.js';
 import { Store, filterChange, type Listener, type WatchEventType } from './store.js';
 
@@ -60,7 +63,13 @@ export interface FakeApiserverOptions {
   gcDelayMs?: number;
   /** Namespaces that exist at start (default default, kube-system, kube-public, kube-node-lease). */
   namespaces?: string[];
-  /** Extra validation per resource (plural name), e.g. { scimconfigs: makeCrdValidator(crd) }. */
+  /**
+   * CustomResourceDefinition objects to serve (schema, defaults and CEL rules enforced).
+   * Default: the repository's deploy/crds/scimconfigs.scimsync.io.yaml (or, if that file is
+   * missing, scimconfigs without a schema).
+   */
+  crds?: object[];
+  /** Extra validation per resource (plural name), run after the built-in checks. */
   validators?: Record<string, Validator>;
   /** Extra resource types to serve. */
   resources?: ResourceDef[];
@@ -206,7 +215,7 @@ function isTrue(v: string | null): boolean {
   return v === 'true' || v === '1';
 }
 
-function send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -276,7 +285,10 @@ class WatchSession {
 
 /** Starts the fake on 127.0.0.1. */
 export async function startFakeApiserver(options: FakeApiserverOptions = {}): Promise<FakeApiserver> {
-  const defs = [...builtinResources(), ...(options.resources ?? [])];
+  const crds = options.crds ?? [loadCrd()].filter((c): c is object => c !== undefined);
+  const customDefs = crds.map(resourceFromCrd);
+  if (!customDefs.some((d) => d.resource === 'scimconfigs')) customDefs.push(scimConfigWithoutSchema());
+  const defs = [...customDefs, ...builtinResources(), ...(options.resources ?? [])];
   for (const [resource, v] of Object.entries(options.validators ?? {})) {
     const d = defs.find((x) => x.resource === resource);
     if (!d) throw new Error(`validators: unknown resource ${resource}`);
@@ -408,6 +420,14 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     const namespace = def.namespaced ? route.namespace : undefined;
     const method = req.method ?? 'GET';
     const dryRun = qs(u, 'dryRun') === 'All';
+    const fv = qs(u, 'fieldValidation') ?? 'Warn';
+    if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+      throw errors.badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
+    }
+    const warnings: string[] = [];
+    const wo = { dryRun, fieldValidation: fv as 'Strict' | 'Warn' | 'Ignore', warnings };
+    // Warnings travel as "Warning: 299 - <quoted text>" headers (api-concepts "Field validation").
+    const warn = (): Record<string, string | string[]> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {});
     if (sub !== undefined && sub !== 'status') throw errors.notFoundPath();
     if (name === undefined) {
       // Collection: list / watch / create / deletecollection.
@@ -433,8 +453,8 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         return 200;
       }
       if (method === 'POST') {
-        const created = registry.create(def, namespace, (await readObject(req)) as KObject, { dryRun });
-        send(res, 201, created);
+        const created = registry.create(def, namespace, (await readObject(req)) as KObject, wo);
+        send(res, 201, created, warn());
         return 201;
       }
       throw errors.methodNotAllowed();
@@ -446,7 +466,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         send(res, 200, registry.get(def, namespace, name));
         return 200;
       case 'PUT':
-        send(res, 200, registry.update(def, namespace, name, (await readObject(req)) as KObject, subresource, { dryRun }));
+        send(res, 200, registry.update(def, namespace, name, (await readObject(req)) as KObject, subresource, wo), warn());
         return 200;
       case 'PATCH': {
         const type = patchTypeOf(req, def);
@@ -457,7 +477,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         } catch (e) {
           throw errors.badRequest(`error decoding patch: ${(e as Error).message}`);
         }
-        send(res, 200, registry.patch(def, namespace, name, type, body, subresource, { dryRun }));
+        send(res, 200, registry.patch(def, namespace, name, type, body, subresource, wo), warn());
         return 200;
       }
       case 'DELETE': {
