@@ -448,6 +448,66 @@ describe('Secrets, Leases, Events', () => {
   });
 });
 
+describe('more verbs', () => {
+  it('deletecollection with a label selector, dryRun=All stores nothing, apply patch is refused (415)', async () => {
+    await create(scimConfig('a', { metadata: { name: 'a', labels: { env: 'test' } } }));
+    await create(scimConfig('b', { metadata: { name: 'b', labels: { env: 'prod' } } }));
+    await custom.deleteCollectionNamespacedCustomObject({ ...G, namespace: 'default', labelSelector: 'env=test' });
+    expect((await custom.listNamespacedCustomObject({ ...G, namespace: 'default' })).items.map((i: Obj) => i.metadata.name)).toEqual(['b']);
+    const dry = (await custom.createNamespacedCustomObject({ ...G, namespace: 'default', body: scimConfig('c'), dryRun: 'All' })) as Obj;
+    expect(dry.metadata.uid).toBeTruthy();
+    expect((await apiError(getCr('c'))).code).toBe(404);
+    const apply = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'b', body: { spec: {} }, fieldManager: 'x' }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)));
+    expect(apply.code).toBe(415);
+  });
+
+  it('deleting a namespace empties it (finalizers honoured) and then removes it', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'team' } } });
+    await create(scimConfig('plain'), 'team');
+    await create(scimConfig('held', { metadata: { name: 'held', finalizers: ['scimsync.io/revoke-token'] } }), 'team');
+    await core.createNamespacedSecret({ namespace: 'team', body: { metadata: { name: 's' } } });
+    await core.deleteNamespace({ name: 'team' });
+    expect((await core.readNamespace({ name: 'team' })).status!.phase).toBe('Terminating');
+    expect((await apiError(create(scimConfig('late'), 'team'))).code).toBe(403);
+    await waitFor(async () => (await custom.listNamespacedCustomObject({ ...G, namespace: 'team' })).items.length === 1);
+    const held = await getCr('held', 'team');
+    expect(held.metadata.deletionTimestamp).toBeTruthy();
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'team', name: 'held', body: { metadata: { finalizers: null } } }, merge);
+    await waitFor(async () => (await apiError(core.readNamespace({ name: 'team' }))).code === 404);
+  });
+
+  it('garbage collector deletes a dependent whose owner never existed, and drops only the dangling reference when another owner remains', async () => {
+    const owner = await create(scimConfig('acme'));
+    const ghost = { apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', name: 'ghost', uid: '00000000-0000-0000-0000-000000000000' };
+    const real = { apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', name: 'acme', uid: owner.metadata.uid! };
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'orphan', ownerReferences: [ghost] } } });
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'shared', ownerReferences: [ghost, real] } } });
+    await waitFor(async () => (await apiError(core.readNamespacedSecret({ namespace: 'default', name: 'orphan' }))).code === 404);
+    await fake.gcSettled();
+    expect((await core.readNamespacedSecret({ namespace: 'default', name: 'shared' })).metadata!.ownerReferences!.map((r) => r.name)).toEqual(['acme']);
+  });
+
+  it('watch with sendInitialEvents ends the initial state with an annotated bookmark; a fieldSelector watch sees one object', async () => {
+    await create(scimConfig('a'));
+    await create(scimConfig('b'));
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs', { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: true, fieldSelector: 'metadata.name=b' });
+    await waitFor(() => w.events.length >= 2);
+    expect(w.events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'b' } } });
+    expect(w.events[1]).toMatchObject({ type: 'BOOKMARK', object: { metadata: { annotations: { 'k8s.io/initial-events-end': 'true' } } } });
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'a', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'b', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await waitFor(() => w.events.some((e) => e.type === 'MODIFIED'));
+    expect(w.events.filter((e) => e.type === 'MODIFIED').map((e) => e.object.metadata.name)).toEqual(['b']);
+    (await w.ctl).abort();
+  });
+
+  it('discovery lists the served resources (for KubernetesObjectApi and kubectl)', async () => {
+    const r = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1`)).json();
+    expect(r.resources.map((x: any) => x.name)).toEqual(['scimconfigs', 'scimconfigs/status']);
+    expect(r.resources[0]).toMatchObject({ kind: 'ScimConfig', namespaced: true, shortNames: ['scimcfg'] });
+  });
+});
+
 describe('faults', () => {
   it('500 for the next N requests, then normal service', async () => {
     fake.faults.fail({ status: 500, count: 2, match: { path: '/scimconfigs' } });
@@ -482,6 +542,18 @@ describe('faults', () => {
     await waitFor(() => errs.length === 1);
     expect(fake.openWatches()).toBe(0);
     await inf.stop();
+  });
+
+  it('silenceWatches: the watch stays open and delivers nothing more', async () => {
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', {});
+    await waitFor(() => fake.openWatches() === 1);
+    expect(fake.faults.silenceWatches()).toBe(1);
+    await create(scimConfig('unseen'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.events).toEqual([]);
+    expect(fake.openWatches()).toBe(1);
+    (await w.ctl).abort();
+    await waitFor(() => fake.openWatches() === 0);
   });
 
   it('endWatchesAfter ends each new watch after N seconds (client sees a clean end)', async () => {
