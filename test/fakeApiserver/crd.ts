@@ -26,7 +26,13 @@ interface CrdShape {
     group: string;
     scope: 'Namespaced' | 'Cluster';
     names: { plural: string; kind: string; shortNames?: string[] };
-    versions: { name: string; served?: boolean; storage?: boolean; subresources?: { status?: object } }[];
+    versions: {
+      name: string;
+      served?: boolean;
+      storage?: boolean;
+      subresources?: { status?: object };
+      additionalPrinterColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
+    }[];
   };
 }
 
@@ -63,6 +69,8 @@ export function resourceFromCrd(crd: object): ResourceDef {
     returnDeletedObject: true,
     fieldSelectors: [],
     shortNames: c.spec.names.shortNames,
+    // Without additionalPrinterColumns kubectl shows Name and Age (CRD, "Additional printer columns").
+    printerColumns: v.additionalPrinterColumns,
     admit,
   };
 }

@@ -30,8 +30,9 @@
 //   API resource here (they are given to startFakeApiserver);
 // - list is always served from the latest state (resourceVersion/resourceVersionMatch on list
 //   are accepted but not honoured as snapshots); continue tokens are not consistent snapshots;
-// - no protobuf/CBOR, no Table output (kubectl get prints no custom columns), no aggregated discovery,
-//   no OpenAPI (/openapi/v2, /openapi/v3), no exec/logs/port-forward, no priority & fairness
+// - no protobuf/CBOR, no aggregated discovery, no OpenAPI v2 and only a skeleton of v3 (no schemas:
+//   kubectl explain shows nothing), Table output covers printer columns' simple JSONPaths only,
+//   no exec/logs/port-forward, no priority & fairness
 //   (429s only when injected), no graceful-deletion grace periods (pods), no TLS;
 // - a watch from a future resourceVersion starts at the current one instead of waiting;
 // - objects live in memory only; one process = one "cluster".
@@ -44,6 +45,8 @@ import { Faults, type WatchControl, type RequestInfo } from './faults.js';
 import { Registry, type PatchType } from './registry.js';
 import { apiVersionOf, builtinResources, scimConfigWithoutSchema, type KObject, type ResourceDef, type Validator } from './resources.js';
 import { loadCrd, resourceFromCrd } from './crd.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
+import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.js';
 import { Store, filterChange, type Listener, type WatchEventType } from './store.js';
 
@@ -244,12 +247,14 @@ class WatchSession {
   constructor(
     readonly res: http.ServerResponse,
     private readonly onClose: (w: WatchSession) => void,
+    private readonly transform?: (type: string, object: unknown) => unknown,
   ) {}
 
   /** api-concepts "Watch": each line is {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": …}. */
   write(type: WatchEventType | 'BOOKMARK' | 'ERROR', object: unknown): void {
     if (this.closed || this.silenced) return;
-    this.res.write(JSON.stringify({ type, object }) + '\n');
+    const o = this.transform ? this.transform(type, object) : object;
+    this.res.write(JSON.stringify({ type, object: o }) + '\n');
   }
 
   every(ms: number, fn: () => void): void {
@@ -378,10 +383,19 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     if (goneMode === 'http') throw errors.expired(goneMsg);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    // kubectl get -w asks for Tables: each event carries a one-row Table, only the first one
+    // with column definitions (as the apiserver's watch encoder does).
+    const table = wantsTable(req);
+    let first = true;
     const w = new WatchSession(res, (s) => {
       watches.delete(s);
       store.listeners.delete(listener);
-    });
+    }, table ? (type, object) => {
+      if (type === 'ERROR' || type === 'BOOKMARK') return object;
+      const t = toTable(def, [object as KObject], {}, qs(u, 'includeObject'), first);
+      first = false;
+      return t;
+    } : undefined);
     const listener: Listener = { def, namespace, match, send: (type, object) => w.write(type, object) };
     watches.add(w);
     req.on('close', () => w.closedByClient());
@@ -449,7 +463,8 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
           startWatch({ def, namespace }, match, u, req, res);
           return 200;
         }
-        send(res, 200, listOf(def, namespace, match, u));
+        const list = listOf(def, namespace, match, u);
+        send(res, 200, wantsTable(req) ? toTable(def, list.items, list.metadata, qs(u, 'includeObject')) : list);
         return 200;
       }
       if (method === 'POST') {
@@ -462,9 +477,11 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     const subresource = sub === 'status' ? 'status' : undefined;
     if (subresource && !def.statusSubresource) throw errors.notFoundPath();
     switch (method) {
-      case 'GET':
-        send(res, 200, registry.get(def, namespace, name));
+      case 'GET': {
+        const o = registry.get(def, namespace, name);
+        send(res, 200, wantsTable(req) ? toTable(def, [o], { resourceVersion: o.metadata.resourceVersion }, qs(u, 'includeObject')) : o);
         return 200;
+      }
       case 'PUT':
         send(res, 200, registry.update(def, namespace, name, (await readObject(req)) as KObject, subresource, wo), warn());
         return 200;
@@ -608,6 +625,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       }
       if (parts[0] === 'version' && method === 'GET') {
         send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-scimsync-fake', platform: 'linux/amd64' });
+        status = 200;
+        return;
+      }
+      if (parts[0] === 'openapi' && parts[1] === 'v3' && method === 'GET') {
+        const doc = parts.length === 2 ? openApiRoot(defs) : openApiGroupVersion(defs, parts.slice(2).join('/'));
+        if (!doc) throw errors.notFoundPath();
+        send(res, 200, doc);
         status = 200;
         return;
       }

@@ -64,6 +64,8 @@ export interface ResourceDef {
   shortNames?: string[];
   validate?: Validator;
   admit?: Admit;
+  /** kubectl get columns (CRD additionalPrinterColumns), after Name. */
+  printerColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
   /** Normalizes a body before storing (Secret stringData → data). */
   normalize?: (obj: KObject) => void;
 }
@@ -216,10 +218,11 @@ export function builtinResources(): ResourceDef[] {
       resource: 'events',
       kind: 'Event',
       namespaced: true,
+      shortNames: ['ev'],
       fieldSelectors: ['regarding.kind', 'regarding.name', 'regarding.namespace', 'regarding.uid', 'reason', 'type', 'reportingController'],
       validate: validateEvent,
       normalize: (o) => normalizeMicroTimes(o, ['eventTime']),
     },
-    { ...common, group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, fieldSelectors: ['status.phase'], statusSubresource: true },
+    { ...common, group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], fieldSelectors: ['status.phase'], statusSubresource: true },
   ];
 }
