@@ -583,6 +583,22 @@ describe('faults', () => {
     expect(w.events.length).toBe(4); // default, kube-system, kube-public, kube-node-lease
   });
 
+  it('restart: connections refused while down, same objects after, older watch versions get 410', async () => {
+    const o = await create(scimConfig('acme'));
+    await create(scimConfig('second'));
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', { resourceVersion: o.metadata.resourceVersion });
+    await waitFor(() => fake.openWatches() === 1);
+    const back = fake.faults.restart(300);
+    await waitFor(() => w.done() !== 'open');
+    const down = await custom.listClusterCustomObject({ ...G }).then(() => 'up', (e) => String(e.code ?? e.message));
+    expect(down).toMatch(/ECONNREFUSED/);
+    await back;
+    expect((await getCr('acme')).metadata.uid).toBe(o.metadata.uid);
+    const again = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', { resourceVersion: o.metadata.resourceVersion });
+    await waitFor(() => again.done() !== 'open');
+    expect(again.events[0]).toMatchObject({ type: 'ERROR', object: { code: 410 } });
+  });
+
   it('control endpoint arms faults over HTTP', async () => {
     const r = await fetch(`${fake.url}/_fake/faults/fail`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 503, count: 1 }) });
     expect(r.status).toBe(200);

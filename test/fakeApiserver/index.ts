@@ -307,6 +307,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   const watches = new Set<WatchSession>();
   const requests: RequestRecord[] = [];
   const stallTimers = new Set<NodeJS.Timeout>();
+  let stopped = false;
 
   const control: WatchControl = {
     drop: () => {
@@ -319,6 +320,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       for (const w of all) w.end();
       return all.length;
     },
+    restart: async () => {}, // set once the server exists
     silence: () => {
       let n = 0;
       for (const w of watches) if (!w.silenced) {
@@ -327,6 +329,23 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       }
       return n;
     },
+  };
+  control.restart = async (downMs: number) => {
+    for (const w of [...watches]) w.drop();
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+    store.compact();
+    await new Promise((r) => setTimeout(r, downMs));
+    if (stopped) return;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   };
   const faults = new Faults(control);
 
@@ -580,6 +599,11 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         case 'compact':
           store.compact();
           break;
+        case 'restart':
+          // Answer first: this connection is about to be cut.
+          send(res, 200, { restarting: true, downMs: Number(body.downMs ?? 1000) });
+          void faults.restart(Number(body.downMs ?? 1000));
+          return 200;
         case 'reset':
           faults.reset();
           break;
@@ -656,11 +680,15 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   }
 
   const server = http.createServer((req, res) => {
+    res.on('error', () => {}); // a client gone mid-write is not the server's problem
     void handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -710,12 +738,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     patch: (resource, namespace, name, body, subresource) => registry.patch(registry.def(resource), namespace, name, 'merge', body, subresource),
     delete: (resource, namespace, name) => registry.delete(registry.def(resource), namespace, name),
     stop: async () => {
+      stopped = true;
       registry.stop();
       for (const t of stallTimers) clearTimeout(t);
       stallTimers.clear();
       for (const w of [...watches]) w.end();
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }
