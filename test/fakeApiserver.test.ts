@@ -12,6 +12,7 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   makeInformer,
@@ -71,7 +72,7 @@ async function waitFor<T>(fn: () => T | Promise<T>, ms = 3000): Promise<T> {
 }
 
 /** Raw watch lines through client-node's Watch (what makeInformer uses underneath). */
-function rawWatch(path: string, query: Record<string, unknown>) {
+function rawWatch(path: string, query: Record<string, string | number | boolean | undefined>) {
   const events: { type: string; object: any }[] = [];
   let done: unknown = 'open';
   const w = new Watch(kc);
@@ -519,6 +520,21 @@ describe('more verbs', () => {
     const patch = gv.paths['/apis/scimsync.io/v1alpha1/namespaces/{namespace}/scimconfigs/{name}'].patch;
     expect(patch.parameters.map((p: any) => p.name)).toContain('fieldValidation');
     expect(Object.keys(patch.requestBody.content)).not.toContain('application/strategic-merge-patch+json');
+  });
+
+  it('KubernetesObjectApi (which resolves kinds through discovery) creates, reads and merge-patches', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const created = await objects.create(scimConfig('acme', { metadata: { name: 'acme', namespace: 'default' } }));
+    expect(created.metadata!.generation).toBe(1);
+    const read = (await objects.read({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' } })) as Obj;
+    expect(read.metadata.uid).toBe(created.metadata!.uid);
+    const patched = (await objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: true } } as Obj, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch)) as Obj;
+    expect(patched.metadata.generation).toBe(2);
+    // Its default patch strategy is strategic merge: refused for a custom resource, as on a real cluster.
+    const sm = await apiError(objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: false } } as Obj));
+    expect(sm.code).toBe(415);
+    const secret = await objects.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'default' }, stringData: { a: 'b' } } as KubernetesObject);
+    expect((secret as V1Secret).data).toEqual({ a: 'Yg==' });
   });
 
   it('discovery lists the served resources (for KubernetesObjectApi and kubectl)', async () => {
