@@ -206,6 +206,14 @@ describe('optimistic concurrency and patches', () => {
     expect(noRv.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.resourceVersion' }] } });
   });
 
+  it('an update carrying the uid of a deleted and re-created object is refused (uid is immutable)', async () => {
+    const old = await create(scimConfig('acme'));
+    await custom.deleteNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme' });
+    const fresh = await create(scimConfig('acme'));
+    const e = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...old, metadata: { ...old.metadata, resourceVersion: fresh.metadata.resourceVersion } } }));
+    expect(e.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.uid' }] } });
+  });
+
   it('JSON patch (client-node default for custom objects) with a test op: 422 when the test fails, applies when it holds', async () => {
     const o = await create(scimConfig('acme', { metadata: { name: 'acme', finalizers: ['a.io/x', 'scimsync.io/revoke-token'] } }));
     const ok = (await custom.patchNamespacedCustomObject({
