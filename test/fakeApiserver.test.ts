@@ -662,3 +662,54 @@ describe('as a child process', () => {
     }
   }, 30_000);
 });
+
+describe('pure parts', () => {
+  it('merge patch follows RFC 7386 Appendix A', async () => {
+    const { mergePatch } = await import('./fakeApiserver/patch.js');
+    const cases: [unknown, unknown, unknown][] = [
+      [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+      [{ a: 'b' }, { a: null }, {}],
+      [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+      [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+      [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+      [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+      [['a', 'b'], ['c', 'd'], ['c', 'd']],
+      [{ a: 'b' }, ['c'], ['c']],
+      [{ a: 'foo' }, null, null],
+      [{ a: 'foo' }, 'bar', 'bar'],
+      [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+      [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+      [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+    ];
+    for (const [target, patch, want] of cases) expect(mergePatch(target, patch)).toEqual(want);
+  });
+
+  it('JSON patch: RFC 6902 operations, pointer escapes, all-or-nothing', async () => {
+    const { jsonPatch } = await import('./fakeApiserver/patch.js');
+    const doc = { metadata: { annotations: { 'scimsync.io/rotate-token': 'r1' }, finalizers: ['a', 'b'] }, spec: { x: 1 } };
+    expect(
+      jsonPatch(doc, [
+        { op: 'remove', path: '/metadata/annotations/scimsync.io~1rotate-token' },
+        { op: 'add', path: '/metadata/finalizers/-', value: 'c' },
+        { op: 'move', from: '/spec/x', path: '/spec/y' },
+        { op: 'copy', from: '/spec/y', path: '/spec/z' },
+        { op: 'test', path: '/metadata/finalizers', value: ['a', 'b', 'c'] },
+      ]),
+    ).toEqual({ metadata: { annotations: {}, finalizers: ['a', 'b', 'c'] }, spec: { y: 1, z: 1 } });
+    expect(() => jsonPatch(doc, [{ op: 'add', path: '/spec/w', value: 1 }, { op: 'test', path: '/spec/x', value: 2 }])).toThrow(/test failed/);
+    expect(doc.spec).toEqual({ x: 1 }); // the input is never modified
+  });
+
+  it('label selectors: equality, set-based, existence', async () => {
+    const { parseLabelSelector } = await import('./fakeApiserver/selectors.js');
+    const o = (labels: Record<string, string>) => ({ metadata: { labels } });
+    const m = parseLabelSelector('app.kubernetes.io/managed-by=scimsync,tier in (gold, silver),!legacy,env notin (prod)');
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold' }))).toBe(true);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold', legacy: '' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'bronze' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'silver', env: 'prod' }))).toBe(false);
+    expect(() => parseLabelSelector('a in b')).toThrow(/unable to parse/);
+  });
+});
