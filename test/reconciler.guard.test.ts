@@ -2,8 +2,9 @@
 // (as two replicas would) never overshoot the window's limit, and revocations of one
 // organization reach the target concurrently (the guard reserves quota in a short
 // transaction instead of holding the organization's lock across the target call).
+import { makeLogger } from '../src/log.js';
+import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
 import { revokedInWindow } from '../src/reconciler/guard.js';
 import { revocationsHeld } from '../src/metrics.js';
@@ -15,7 +16,7 @@ let db: TestDatabase;
 let target: HttpTargetServer;
 const stop = new AbortController();
 let running: Promise<void>[] = [];
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const log = makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.guard.test.ts'));
 const settings = { pollMs: 50, leaseMs: 2000, retryBaseMs: 50, retryMaxMs: 400, concurrency: 8 };
 const LATENCY_MS = 40;
 

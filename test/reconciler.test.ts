@@ -1,7 +1,8 @@
 // The reconciler in-process against a real test database and a real HTTP target (and the
 // reference Postgres table); desired state is written with SQL + markForReconcile.
+import { makeLogger } from '../src/log.js';
+import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { driftMembers, provisioningLatency, revocationsHeld } from '../src/metrics.js';
 import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -12,7 +13,7 @@ let db: TestDatabase;
 let target: HttpTargetServer;
 const stop = new AbortController();
 let running: Promise<void>;
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const log = makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.test.ts'));
 const settings = { pollMs: 50, leaseMs: 2000, retryBaseMs: 50, retryMaxMs: 400, pageSize: 3 };
 
 const httpSpec = (extra: Record<string, unknown> = {}) => ({

@@ -96,7 +96,9 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Poo
       // transaction rolls back after the target call, it keeps counting (the safe side).
       const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
       if (r.decision.hold) {
-        ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+        // Counts at info/warn; the member's email only at debug (no personal data in logs at info).
+        ctx.log.warn({ held: 1, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+        ctx.log.debug({ email }, 'revocation held');
         await holdRevocation(ctx, client, [op]);
         ctx.held = true;
         continue;
@@ -219,8 +221,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const sample = (xs: string[]) => xs.slice(0, 20);
+/** Counts of a plan: what is logged at info (no member emails at info). */
+export function planCounts(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ...extra,
     grants: plan.grants.length,
@@ -228,13 +230,23 @@ export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Re
     revocations: plan.revocations.length,
     unmanaged: plan.unmanaged.length,
     protectedKept: plan.protectedKept.length,
-    sample: {
-      grants: sample(plan.grants.map((g) => g.email)),
-      updates: sample(plan.updates.map((u) => u.member.email)),
-      revocations: sample(plan.revocations.map((r) => r.email)),
-      unmanaged: sample(plan.unmanaged.map((u) => u.email)),
-    },
   };
+}
+
+/** Up to 20 emails per kind: kept in reconcile_status.last_plan for `scimsync plan`, logged only at debug. */
+function planSample(plan: Plan): Record<string, string[]> {
+  const sample = (xs: string[]) => xs.slice(0, 20);
+  return {
+    grants: sample(plan.grants.map((g) => g.email)),
+    updates: sample(plan.updates.map((u) => u.member.email)),
+    revocations: sample(plan.revocations.map((r) => r.email)),
+    unmanaged: sample(plan.unmanaged.map((u) => u.email)),
+  };
+}
+
+/** Counts plus the sample of emails: the shape stored in reconcile_status.last_plan. */
+export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...planCounts(plan, extra), sample: planSample(plan) };
 }
 
 function setDrift(slug: string, plan: Plan): void {
@@ -266,7 +278,10 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   setDrift(org.slug, plan);
   if (org.spec.dryRun) {
-    if (planSize(plan)) ctx.log.info(planSummary(plan), 'dry run: plan recorded, nothing applied');
+    if (planSize(plan)) {
+      ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
+      ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
+    }
     await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true }));
     return {};
   }
@@ -284,6 +299,9 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
-  if (planSize(plan)) ctx.log.info(summary, 'organization reconciled');
+  if (planSize(plan)) {
+    ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
+    ctx.log.debug({ sample: planSample(plan) }, 'organization reconciled: sample of the plan');
+  }
   return outcomeOf(results);
 }
