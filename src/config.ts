@@ -18,6 +18,12 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Base URL clients reach us at, for meta.location; derived from the request when unset. */
   PUBLIC_URL: z.string().url().optional(),
+  /** Failed-authentication limits (docs/security.md): counting window, failures per client address, per organization; 0 disables a limit. */
+  AUTH_FAILURE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  AUTH_FAILURE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(30),
+  AUTH_FAILURE_LIMIT_PER_ORGANIZATION: z.coerce.number().int().min(0).default(300),
+  /** Proxy hops whose X-Forwarded-For is trusted for the client address (express "trust proxy"); 0: the socket's peer. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   /** Largest accepted request body (bytes); bigger ones get 413. Advertised in ServiceProviderConfig. */
   SCIM_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Largest page a list request may ask for (count); advertised as filter.maxResults. */

@@ -119,7 +119,11 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     const app = makeApp({
       pool,
       log,
-      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+      options: {
+        publicUrl: config.PUBLIC_URL,
+        authLimits: { windowMs: config.AUTH_FAILURE_WINDOW_MS, perAddress: config.AUTH_FAILURE_LIMIT_PER_ADDRESS, perOrganization: config.AUTH_FAILURE_LIMIT_PER_ORGANIZATION },
+        trustProxyHops: config.TRUST_PROXY_HOPS,
+        maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
     });
     const server = createServer(app);
     server.keepAliveTimeout = 65_000;

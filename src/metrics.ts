@@ -29,6 +29,13 @@ export const scimUnknownMembersTotal = new Counter({
   registers: [registry],
 });
 
+export const authRejectedTotal = new Counter({
+  name: 'scimsync_scim_auth_rejected_total',
+  help: 'SCIM requests refused at authentication, by reason: unauthorized (401: missing, unknown, revoked or expired token) or rate_limited (429: too many failed attempts from the address or against the organization).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 // ---- Reconciler -------------------------------------------------------------------------
 // (issue 3 adds its metrics below)
 

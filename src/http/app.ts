@@ -6,6 +6,7 @@ import { registry, scimRequestDuration, scimRequestsTotal } from '../metrics.js'
 import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { bearerAuth } from './auth.js';
+import type { AuthLimits } from './authLimiter.js';
 import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
@@ -13,6 +14,10 @@ import { usersRouter } from './users.js';
 
 export interface HttpOptions {
   publicUrl?: string;
+  /** Failed-authentication limits; unset: none (tests of other behaviour). */
+  authLimits?: AuthLimits;
+  /** Proxy hops trusted for X-Forwarded-For (express "trust proxy"). */
+  trustProxyHops?: number;
   maxResults: number;
   defaultCount: number;
   maxPayloadBytes: number;
@@ -108,7 +113,8 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   const scim = express.Router({ mergeParams: true });
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
-  scim.use(bearerAuth(pool));
+  if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
+  scim.use(bearerAuth(pool, options.authLimits));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
