@@ -16,8 +16,19 @@ export const configSchema = z.object({
   /** The main port: SCIM, /healthz, /readyz and /metrics. */
   PORT: port.default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Base URL clients reach us at, for meta.location; derived from the request when unset. */
+  /**
+   * Base URL clients reach us at, for Location and meta.location. Unset: a Host header on
+   * PUBLIC_HOSTS, else the address the connection reached — never an arbitrary Host header.
+   * Required (or PUBLIC_HOSTS) when NODE_ENV=production.
+   */
   PUBLIC_URL: z.string().url().optional(),
+  /** Comma-separated host[:port] values accepted from the Host header for links when PUBLIC_URL is unset. */
+  PUBLIC_HOSTS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : undefined)),
+  /** "production" makes PUBLIC_URL or PUBLIC_HOSTS mandatory for `scimsync start`. */
+  NODE_ENV: z.string().optional(),
   /** Failed-authentication limits (docs/security.md): counting window, failures per client address, per organization; 0 disables a limit. */
   AUTH_FAILURE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   AUTH_FAILURE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(30),
@@ -60,6 +71,16 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Settings `scimsync start` needs beyond the schema: in production, links must not depend on
+ * the request (src/http/publicUrl.ts). Throws ConfigError.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && !config.PUBLIC_HOSTS?.length) {
+    throw new ConfigError(['PUBLIC_URL: required when NODE_ENV=production (or set PUBLIC_HOSTS, the host names clients may use)']);
+  }
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -6,7 +6,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkServeConfig, ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
@@ -121,6 +121,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log,
       options: {
         publicUrl: config.PUBLIC_URL,
+        publicHosts: config.PUBLIC_HOSTS,
         authLimits: { windowMs: config.AUTH_FAILURE_WINDOW_MS, perAddress: config.AUTH_FAILURE_LIMIT_PER_ADDRESS, perOrganization: config.AUTH_FAILURE_LIMIT_PER_ORGANIZATION },
         trustProxyHops: config.TRUST_PROXY_HOPS,
         maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
@@ -175,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();
+    if (command === 'start') checkServeConfig(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       err(e.message);

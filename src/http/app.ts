@@ -7,6 +7,7 @@ import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { bearerAuth } from './auth.js';
 import type { AuthLimits } from './authLimiter.js';
+import { publicRoot } from './publicUrl.js';
 import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
@@ -14,6 +15,8 @@ import { usersRouter } from './users.js';
 
 export interface HttpOptions {
   publicUrl?: string;
+  /** Hosts accepted from the Host header for links when publicUrl is unset (PUBLIC_HOSTS). */
+  publicHosts?: string[];
   /** Failed-authentication limits; unset: none (tests of other behaviour). */
   authLimits?: AuthLimits;
   /** Proxy hops trusted for X-Forwarded-For (express "trust proxy"). */
@@ -115,6 +118,7 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   scim.use(bearerAuth(pool, options.authLimits));
+  scim.use(publicRoot(options));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
