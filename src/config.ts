@@ -15,6 +15,12 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** The main port: SCIM, /healthz, /readyz and /metrics. */
   PORT: port.default(8080),
+  /** Serve /metrics on this port instead of PORT (0 or unset: on PORT). */
+  METRICS_PORT: port.optional(),
+  /** When set, /metrics requires "Authorization: Bearer <METRICS_TOKEN>". */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** Per-organization label values on metrics; false collapses them to "" (docs/metrics.md). */
+  METRICS_ORGANIZATION_LABELS: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Base URL clients reach us at, for Location and meta.location. Unset: a Host header on

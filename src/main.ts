@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { checkServeConfig, ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
-import { makeApp, makeOpsApp } from './http/app.js';
+import { makeApp, makeMetricsApp, makeOpsApp, type MetricsOptions } from './http/app.js';
+import { setOrganizationLabels, setOrganizationStateSource } from './metrics.js';
+import { organizationStates } from './reconciler/metricsState.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
 import { upsertOrganization } from './store/orgs.js';
@@ -55,6 +57,22 @@ async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db:
   } finally {
     await db.stop();
   }
+}
+
+/** /metrics per METRICS_PORT / METRICS_TOKEN; per-organization gauges read from the database. */
+function setupMetrics(config: Config, pool: Pool): MetricsOptions {
+  setOrganizationLabels(config.METRICS_ORGANIZATION_LABELS);
+  setOrganizationStateSource(() => organizationStates(pool));
+  return { onMainPort: !config.METRICS_PORT, token: config.METRICS_TOKEN };
+}
+
+/** The separate /metrics server when METRICS_PORT is set; served until the signal aborts. */
+async function serveMetrics(config: Config, log: Logger, signal: AbortSignal): Promise<void> {
+  if (!config.METRICS_PORT) return;
+  const server = createServer(makeMetricsApp({ log, token: config.METRICS_TOKEN }));
+  await listen(server, config.METRICS_PORT, config.HOST);
+  log.info({ port: config.METRICS_PORT }, 'serving /metrics');
+  await serve(server, signal, config.SHUTDOWN_TIMEOUT_MS, log);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -116,9 +134,11 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.fatal({ err: e }, 'reconciler failed; stopping');
       controller.abort();
     });
+    const metrics = setupMetrics(config, pool);
     const app = makeApp({
       pool,
       log,
+      metrics,
       options: {
         publicUrl: config.PUBLIC_URL,
         publicHosts: config.PUBLIC_HOSTS,
@@ -137,7 +157,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
       err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
     }
-    await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    await Promise.all([serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log), serveMetrics(config, log, controller.signal)]);
     await reconciler.catch(() => {});
     log.info('stopped');
     return failed ? 1 : 0;
@@ -154,11 +174,13 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
-      const server = createServer(makeOpsApp({ pool, log }));
+      const server = createServer(makeOpsApp({ pool, log, metrics: setupMetrics(config, pool) }));
       await listen(server, config.PORT, config.HOST);
       log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
+      const metricsServed = serveMetrics(config, log, controller.signal);
+      metricsServed.catch(() => controller.abort()); // a METRICS_PORT in use stops the replica
       const code = await run.finally(() => controller.abort());
-      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      await Promise.all([serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log), metricsServed]);
       return code;
     });
   } finally {

@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { registry, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { bearerAuth } from './auth.js';
@@ -26,10 +27,19 @@ export interface HttpOptions {
   maxPayloadBytes: number;
 }
 
+/** Where and how /metrics is served (METRICS_PORT, METRICS_TOKEN). */
+export interface MetricsOptions {
+  /** False: /metrics is served by makeMetricsApp on its own port, not here. */
+  onMainPort: boolean;
+  /** When set, /metrics answers only "Authorization: Bearer <token>". */
+  token?: string;
+}
+
 export interface AppDeps {
   pool: Pool;
   log: Logger;
   options: HttpOptions;
+  metrics?: MetricsOptions;
 }
 
 declare module 'express-serve-static-core' {
@@ -70,8 +80,38 @@ function requestContext(log: Logger): RequestHandler {
   };
 }
 
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** GET /metrics, behind the bearer token when one is configured (compared in constant time). */
+function metricsRoute(token: string | undefined): RequestHandler {
+  const expected = token ? digest(token) : undefined;
+  return async (req, res) => {
+    if (expected) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+      if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync-metrics"');
+        res.status(401).type('text/plain').send('metrics need "Authorization: Bearer <METRICS_TOKEN>"\n');
+        return;
+      }
+    }
+    try {
+      res.type(registry.contentType).send(await renderMetrics());
+    } catch (err) {
+      req.log.warn({ err }, 'metrics could not be collected');
+      res.status(503).type('text/plain').send('metrics unavailable: database unreachable\n');
+    }
+  };
+}
+
+/** /metrics alone, for METRICS_PORT. */
+export function makeMetricsApp({ log, token }: { log: Logger; token?: string }): express.Express {
+  const app = baseApp(log);
+  app.get('/metrics', metricsRoute(token));
+  return app;
+}
+
 /** Health checks and /metrics: every process serves these, the ingress and a lone reconciler. */
-function mountOps(app: express.Express, pool: Pool): void {
+function mountOps(app: express.Express, pool: Pool, metrics: MetricsOptions = { onMainPort: true }): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -88,9 +128,7 @@ function mountOps(app: express.Express, pool: Pool): void {
       res.status(503).json({ status: 'database unreachable' });
     }
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
+  if (metrics.onMainPort) app.get('/metrics', metricsRoute(metrics.token));
 }
 
 function baseApp(log: Logger): express.Express {
@@ -103,15 +141,15 @@ function baseApp(log: Logger): express.Express {
 }
 
 /** What `scimsync reconcile` serves: /healthz, /readyz and /metrics only. */
-export function makeOpsApp({ pool, log }: Pick<AppDeps, 'pool' | 'log'>): express.Express {
+export function makeOpsApp({ pool, log, metrics }: Pick<AppDeps, 'pool' | 'log' | 'metrics'>): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool);
+  mountOps(app, pool, metrics);
   return app;
 }
 
-export function makeApp({ pool, log, options }: AppDeps): express.Express {
+export function makeApp({ pool, log, options, metrics }: AppDeps): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool);
+  mountOps(app, pool, metrics);
 
   const scim = express.Router({ mergeParams: true });
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others

@@ -3,7 +3,7 @@
 // organization item streams the whole organization (planStream.ts), applies the plan and
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
-import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
+import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
 import type { Pool, PoolClient, Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
@@ -65,7 +65,7 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
       await recordEvent(db, { organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
     }
   }
-  revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
+  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await countHolds(db, ctx.organizationId));
 }
 
 /**
@@ -169,7 +169,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
     for (const item of done) completed.add(item);
   });
   // Concurrent batches each see only their own uncommitted holds: count again once committed.
-  if (base.held) revocationsHeld.set({ organization: base.org.slug }, await countHolds(deps.pool, base.organizationId));
+  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await countHolds(deps.pool, base.organizationId));
   return items.map((item): Settled => {
     const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
     if (failed && 'error' in failed) return { item, error: failed.error };
@@ -249,11 +249,18 @@ export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Re
   return { ...planCounts(plan, extra), sample: planSample(plan) };
 }
 
+/** The drift gauge's values; stored in last_plan.drift so every replica exports them from Postgres. */
+function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'unmanaged', number> {
+  return {
+    missing: plan.grants.length,
+    extra: plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length,
+    changed: plan.updates.length,
+    unmanaged: plan.unmanaged.length,
+  };
+}
+
 function setDrift(slug: string, plan: Plan): void {
-  driftMembers.set({ organization: slug, kind: 'missing' }, plan.grants.length);
-  driftMembers.set({ organization: slug, kind: 'extra' }, plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length);
-  driftMembers.set({ organization: slug, kind: 'changed' }, plan.updates.length);
-  driftMembers.set({ organization: slug, kind: 'unmanaged' }, plan.unmanaged.length);
+  for (const [kind, n] of Object.entries(driftOf(plan))) driftMembers.set({ organization: orgLabel(slug), kind }, n);
 }
 
 async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
@@ -266,7 +273,7 @@ async function recordFullSync(db: Queryable, org: Organization, seconds: number,
            last_plan = excluded.last_plan, last_error = null`,
     [org.id, org.spec.resyncInterval, seconds, members, JSON.stringify(summary)],
   );
-  lastFullSync.set({ organization: org.slug }, Date.now() / 1000);
+  lastFullSync.set({ organization: orgLabel(org.slug) }, Date.now() / 1000);
 }
 
 export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
@@ -282,7 +289,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
       ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
       ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
     }
-    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true }));
+    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift: driftOf(plan) }));
     return {};
   }
   const approved = await approvedEmails(deps.pool, org.id);
@@ -295,9 +302,9 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
     ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
     await holdRevocation(ctx, deps.pool, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
-  } else revocationsHeld.set({ organization: org.slug }, await countHolds(deps.pool, org.id));
+  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await countHolds(deps.pool, org.id));
   const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
-  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit });
+  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift: driftOf(plan) });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) {
     ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
