@@ -71,6 +71,8 @@ export const configSchema = z.object({
   RECONCILER_FAILING_AFTER: z.coerce.number().int().positive().default(5),
   /** Rows per page when streaming the desired state of an organization. */
   RECONCILER_PAGE_SIZE: z.coerce.number().int().positive().default(1000),
+  /** Audit-trail entries older than this are deleted by the reconciler's housekeeping (every 10 min). */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
   RECONCILER_EVENTS_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   /** Where Kubernetes Secrets named by tokenSecretRef / urlSecretRef are mounted (<dir>/<name>/<key>). */
   RECONCILER_SECRETS_DIR: z.string().min(1).default('/var/run/secrets/scimsync'),

@@ -18,6 +18,7 @@ import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { auditCommand } from './cli/audit.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
@@ -32,6 +33,7 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
+  scimsync audit <org> [--limit N] [--json]  the audit trail: SCIM writes and admin actions
 
 Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
 
@@ -215,6 +217,8 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase(config, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'audit':
+        return await withDatabase(config, log, (pool) => auditCommand(rest, { pool, out, err }));
       case 'reconcile':
       case 'plan':
       case 'approve':

@@ -1,5 +1,6 @@
 // `scimsync token create|list|revoke`: the token is printed alone on stdout, once.
-import type { Pool } from '../store/pool.js';
+import { withTransaction, type Pool } from '../store/pool.js';
+import { recordAudit } from '../store/audit.js';
 import { findOrganization } from '../store/orgs.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
 import { parseArgs, parseDuration } from './args.js';
@@ -29,9 +30,12 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
     case 'create': {
       const expiresIn = flags.get('expires-in');
       const description = flags.get('description');
-      const { token, prefix: p } = await createToken(ctx.pool, org.id, {
-        description: typeof description === 'string' ? description : undefined,
-        expiresAt: typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined,
+      const expiresAt = typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined;
+      // The token and its audit entry commit together.
+      const { token, prefix: p } = await withTransaction(ctx.pool, async (client) => {
+        const created = await createToken(client, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
+        await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.create', resourceId: created.prefix });
+        return created;
       });
       ctx.out(token);
       ctx.err(`token ${p} for organization ${org.slug}; SCIM endpoint: ${ctx.endpointFor(org.slug)}`);
@@ -51,7 +55,12 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
         ctx.err(USAGE);
         return 2;
       }
-      if (!(await revokeToken(ctx.pool, org.id, prefix))) {
+      const revoked = await withTransaction(ctx.pool, async (client) => {
+        const ok = await revokeToken(client, org.id, prefix);
+        if (ok) await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.revoke', resourceId: prefix });
+        return ok;
+      });
+      if (!revoked) {
         ctx.err(`organization ${org.slug} has no live token with prefix "${prefix}"`);
         return 1;
       }

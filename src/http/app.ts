@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
+import { auditWrites } from './audit.js';
 import { bearerAuth } from './auth.js';
 import type { AuthLimits } from './authLimiter.js';
 import { publicRoot } from './publicUrl.js';
@@ -157,6 +158,7 @@ export function makeApp({ pool, log, options, metrics }: AppDeps): express.Expre
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   scim.use(bearerAuth(pool, options.authLimits));
   scim.use(publicRoot(options));
+  scim.use(auditWrites(pool));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));

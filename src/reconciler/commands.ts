@@ -1,4 +1,6 @@
 // CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
+import { recordAudit } from '../store/audit.js';
+import { withTransaction } from '../store/pool.js';
 import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import { loadConfig } from '../config.js';
@@ -80,7 +82,11 @@ const plan: Command = async (args, ctx) => {
 const approve: Command = async (args, ctx) => {
   const org = await orgOrFail(ctx, flags(args).positional[0], 'scimsync approve <organization>');
   if (!org) return 2;
-  const n = await approveHolds(ctx.pool, org.id);
+  const n = await withTransaction(ctx.pool, async (client) => {
+    const approved = await approveHolds(client, org.id);
+    await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'holds.approve', resourceId: String(approved) });
+    return approved;
+  });
   await markOrganization(ctx.pool, org.id);
   ctx.out(n ? `approved ${n} held revocation(s) of ${org.slug}; the next pass applies them` : `no held revocations for ${org.slug}`);
   return 0;

@@ -1,6 +1,7 @@
 // The reconcile loop: claim items (per-user items and organization passes have separate
 // slots, so a long resync never delays a deprovisioning), run them, finish them by revision.
 // Woken by NOTIFY, polling as a fallback; finishes in-flight work when the signal aborts.
+import { pruneAudit } from '../store/audit.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
@@ -24,6 +25,8 @@ export interface ReconcilerSettings {
   failingAfter: number;
   pageSize: number;
   eventsRetentionDays: number;
+  /** Audit entries older than this are deleted (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
   secretsDir: string;
 }
 
@@ -47,6 +50,7 @@ export function settingsFromConfig(c: Config): ReconcilerSettings {
     failingAfter: c.RECONCILER_FAILING_AFTER,
     pageSize: c.RECONCILER_PAGE_SIZE,
     eventsRetentionDays: c.RECONCILER_EVENTS_RETENTION_DAYS,
+    auditRetentionDays: c.AUDIT_RETENTION_DAYS,
     secretsDir: c.RECONCILER_SECRETS_DIR,
   };
 }
@@ -207,6 +211,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
+            await pruneAudit(pool, s.auditRetentionDays);
           }
         }
         const free = s.concurrency - users;
