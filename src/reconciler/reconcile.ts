@@ -11,7 +11,7 @@ import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, wi
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { throwIfAborted, type Result } from './errors.js';
-import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, guardUnlimited, memberCount, reserveRevocation, revokedInWindow } from './guard.js';
+import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
 import { completeItems, isChange, type WorkItem } from './queue.js';
 
@@ -187,7 +187,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
  * changed since the plan was computed, the op is skipped — the change's own user item applies
  * it — so a long pass never overwrites a newer decision with a stale one.
  */
-async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string): Promise<OpResult | undefined> {
+async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string, reservation?: string): Promise<OpResult | undefined> {
   throwIfAborted(deps.signal);
   return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
     const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
@@ -204,7 +204,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passS
     const fresh = opsOf(plan)[0];
     if (!fresh || fresh.kind !== op.kind) return undefined;
     if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
-    return executeOp(ctx, client, desired?.userId, fresh);
+    return executeOp(ctx, client, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
   });
 }
 
@@ -296,14 +296,21 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   let ops = opsOf(plan).map((op) => (op.kind === 'revoke' && approved.has(op.email) ? { ...op, approved: true } : op));
   const unapproved = ops.filter((op) => op.kind === 'revoke' && !op.approved);
   const guard = org.spec.revocationGuard;
-  const decision = decideGuard(guard, actualCount, await revokedInWindow(deps.pool, org.id, guard.window), unapproved.length);
+  // Reserve the pass's unapproved revocations under the guard lock, as per-user passes do.
+  const { decision, ids: reserved } = await reserveRevocations(deps.pool, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
   await dropHolds(deps.pool, org.id, plan.revocations.map((r) => r.email));
   if (decision.hold) {
     ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
     await holdRevocation(ctx, deps.pool, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
   } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await countHolds(deps.pool, org.id));
-  const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
+  let results: (OpResult | undefined)[];
+  try {
+    results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart, op.kind === 'revoke' ? reserved?.get(op.email) : undefined));
+  } finally {
+    // Reservations of ops that were skipped or never ran (consumed ones are gone already).
+    await releaseReservations(deps.pool, [...(reserved?.values() ?? [])]);
+  }
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift: driftOf(plan) });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) {
