@@ -3,7 +3,7 @@
 import { makeLogger } from '../src/log.js';
 import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driftMembers, provisioningLatency, revocationsHeld } from '../src/metrics.js';
+import { driftMembers, provisioningLatency, reconcileTotal, revocationsHeld, targetRequestsTotal } from '../src/metrics.js';
 import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addGroup, addToGroup, addUser, addUsers, createOrg, setSpec, updateUser, waitFor } from './helpers/desired.js';
@@ -44,6 +44,23 @@ afterAll(async () => {
 });
 
 describe('reconciler', () => {
+  it('a target rejecting writes (403) fails the pass: terminal result, 4xx metric, status and plan show it', async () => {
+    const count = async (labels: Record<string, string>, m: typeof reconcileTotal | typeof targetRequestsTotal) =>
+      (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+    const org = await createOrg(db.pool, 'rejecting', httpSpec());
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'first pass');
+    const terminalBefore = await count({ result: 'terminal' }, reconcileTotal);
+    const rejectedBefore = await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal);
+    target.failNext(1, { status: 403, method: 'PUT' });
+    await addUser(db.pool, org, 'rita@x.io');
+    const lastError = await waitFor(async () => (await db.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1`, [org])).rows[0]?.e, 5000, 'the rejection in reconcile_status');
+    expect(lastError).toMatch(/rejected by the target.*HTTP 403/);
+    await waitFor(async () => (await count({ result: 'terminal' }, reconcileTotal)) === terminalBefore + 1, 5000, 'a terminal pass counted');
+    expect(await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal)).toBe(rejectedBefore + 1);
+    const plan = await run('plan', ['rejecting']);
+    expect(plan.join('\n')).toMatch(/last pass error: .*HTTP 403/);
+  });
+
   it('grants, updates the role from a mapped group, and revokes a deactivated user, each once', async () => {
     const org = await createOrg(db.pool, 'life', httpSpec({ roleMappings: [{ group: 'Admins', role: 'admin', teams: ['ops'] }] }));
     const ann = await addUser(db.pool, org, 'Ann@Example.com', { displayName: 'Ann' });

@@ -10,7 +10,7 @@ import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
-import { throwIfAborted, type Result } from './errors.js';
+import { TerminalError, throwIfAborted, type Result } from './errors.js';
 import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
 import { completeItems, isChange, type WorkItem } from './queue.js';
@@ -52,6 +52,14 @@ function outcomeOf(results: (OpResult | undefined)[]): Result {
   const failed = results.filter((r) => r?.outcome === 'error');
   if (failed.length) {
     throw new Error(`${failed.length} target operation(s) failed; first: ${String((failed[0]?.error as Error)?.message ?? failed[0]?.error)}`);
+  }
+  // A 4xx (401/403 from a revoked credential, 400/422 from a contract mismatch) is not retried
+  // — repeating the call cannot help — but it is a failure: the pass ends 'terminal'
+  // (scimsync_reconcile_total{result="terminal"}) and the error lands in reconcile_status for
+  // `scimsync plan` and the status, instead of the pass counting as a success.
+  const rejected = results.filter((r) => r?.outcome === 'terminal');
+  if (rejected.length) {
+    throw new TerminalError(`${rejected.length} target operation(s) rejected by the target; first: ${String((rejected[0]?.error as Error)?.message ?? rejected[0]?.error)}`);
   }
   const later = results.filter((r) => r?.outcome === 'requeue').map((r) => (r?.error as { delayMs?: number }).delayMs ?? 1000);
   return later.length ? { requeueAfter: Math.max(...later) } : {};

@@ -123,6 +123,16 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
         await pool
           .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
           .catch(() => {});
+      } else {
+        // A per-user pass the target rejected: recorded for `scimsync plan` and the status
+        // (cleared by the next successful full pass), as a failing organization pass is.
+        await pool
+          .query(
+            `insert into reconcile_status (organization_id, last_error) values ($1::uuid, $2::text)
+             on conflict (organization_id) do update set last_error = excluded.last_error`,
+            [item.organizationId, String((err as Error).message)],
+          )
+          .catch(() => {});
       }
       await completeItem(pool, item, workerId).catch(() => {});
       return 'terminal';
