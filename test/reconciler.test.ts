@@ -48,7 +48,10 @@ describe('reconciler', () => {
     const count = async (labels: Record<string, string>, m: typeof reconcileTotal | typeof targetRequestsTotal) =>
       (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
     const org = await createOrg(db.pool, 'rejecting', httpSpec());
-    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'first pass');
+    // The first full pass (scheduled at once for a new organization) has finished: the next
+    // is a resyncInterval away, so nothing clears the error recorded below.
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_status where organization_id = $1 and last_full_sync_at is not null`, [org])).rowCount === 1, 10_000, 'first full pass');
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'queue drained');
     const terminalBefore = await count({ result: 'terminal' }, reconcileTotal);
     const rejectedBefore = await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal);
     target.failNext(1, { status: 403, method: 'PUT' });
