@@ -2,13 +2,14 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
 import { makeApp, makeOpsApp } from './http/app.js';
+import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
 import { upsertOrganization } from './store/orgs.js';
@@ -121,8 +122,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log,
       options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
     });
-    const server = createServer(app);
-    server.keepAliveTimeout = 65_000;
+    const server = makeServer(app, timeoutsOf(config));
     await listen(server, config.PORT, config.HOST);
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -149,7 +149,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
-      const server = createServer(makeOpsApp({ pool, log }));
+      const server = makeServer(makeOpsApp({ pool, log }), timeoutsOf(config));
       await listen(server, config.PORT, config.HOST);
       log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
       const code = await run.finally(() => controller.abort());
@@ -207,6 +207,9 @@ if (entry === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // Shutdown is bounded (SHUTDOWN_TIMEOUT_MS): should a stray handle (a socket a stuck
+      // peer holds open) keep the event loop alive after main() returned, exit anyway.
+      setTimeout(() => process.exit(code), 2_000).unref();
     },
     (e: unknown) => {
       err(e instanceof Error ? e.message : String(e));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from 'pino';
-import type { Queryable } from './pool.js';
+import { sqlState, type Queryable } from './pool.js';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 const MIGRATIONS_TABLE = 'pgmigrations';
@@ -35,8 +35,11 @@ export async function pendingMigrations(db: Queryable): Promise<string[]> {
   try {
     const { rows } = await db.query<{ name: string }>(`select name from ${MIGRATIONS_TABLE}`);
     applied = rows.map((r) => r.name);
-  } catch {
-    return files;
+  } catch (err) {
+    // No migrations table yet: nothing applied. Any other failure (the database is down) is
+    // the caller's to report, not "every migration pending".
+    if (sqlState(err) === '42P01') return files;
+    throw err;
   }
   return files.filter((f) => !applied.includes(f));
 }
