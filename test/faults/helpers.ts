@@ -114,13 +114,17 @@ export async function createTokenFor(databaseUrl: string, org: string): Promise<
   return stdout.trim();
 }
 
-/** A ScimConfig file for `scimsync start --config`, an http target at `targetUrl`. */
+/**
+ * A ScimConfig file for `scimsync start --config`, an http target at `targetUrl`. The
+ * revocation guard is off: these tests delete users by the hundred, and holding those
+ * revocations is the guard's job (tested on its own), not a fault.
+ */
 export async function scimConfigFile(org: string, targetUrl: string): Promise<{ file: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-fault-cfg-'));
   const file = path.join(dir, 'scimconfig.yaml');
   await writeFile(
     file,
-    `apiVersion: scimsync.io/v1alpha1\nkind: ScimConfig\nmetadata:\n  name: ${org}\nspec:\n  organization: ${org}\n  target:\n    type: http\n    http:\n      baseUrl: ${targetUrl}\n      retryBaseDelay: 20ms\n      timeout: 2s\n`,
+    `apiVersion: scimsync.io/v1alpha1\nkind: ScimConfig\nmetadata:\n  name: ${org}\nspec:\n  organization: ${org}\n  revocationGuard:\n    enabled: false\n  target:\n    type: http\n    http:\n      baseUrl: ${targetUrl}\n      retryBaseDelay: 20ms\n      timeout: 2s\n`,
   );
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
