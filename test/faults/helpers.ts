@@ -109,6 +109,10 @@ export async function spawnScimsync(args: string[], env: Record<string, string>,
   };
 }
 
+/** DeprecationWarnings the processes printed (pg's overlapping-queries warning among them): must be none. */
+export const deprecations = (procs: ScimsyncProcess[]): string[] =>
+  procs.flatMap((p) => p.output.join('').split('\n').filter((l) => l.includes('DeprecationWarning')));
+
 export async function createTokenFor(databaseUrl: string, org: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'token', 'create', org], { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' } });
   return stdout.trim();
@@ -119,12 +123,12 @@ export async function createTokenFor(databaseUrl: string, org: string): Promise<
  * revocation guard is off: these tests delete users by the hundred, and holding those
  * revocations is the guard's job (tested on its own), not a fault.
  */
-export async function scimConfigFile(org: string, targetUrl: string): Promise<{ file: string; remove(): Promise<void> }> {
+export async function scimConfigFile(org: string, targetUrl: string, timeout = '2s'): Promise<{ file: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-fault-cfg-'));
   const file = path.join(dir, 'scimconfig.yaml');
   await writeFile(
     file,
-    `apiVersion: scimsync.io/v1alpha1\nkind: ScimConfig\nmetadata:\n  name: ${org}\nspec:\n  organization: ${org}\n  revocationGuard:\n    enabled: false\n  target:\n    type: http\n    http:\n      baseUrl: ${targetUrl}\n      retryBaseDelay: 20ms\n      timeout: 2s\n`,
+    `apiVersion: scimsync.io/v1alpha1\nkind: ScimConfig\nmetadata:\n  name: ${org}\nspec:\n  organization: ${org}\n  revocationGuard:\n    enabled: false\n  target:\n    type: http\n    http:\n      baseUrl: ${targetUrl}\n      retryBaseDelay: 20ms\n      timeout: ${timeout}\n`,
   );
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }

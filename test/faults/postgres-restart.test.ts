@@ -10,7 +10,7 @@ import { makePool, type Pool } from '../../src/store/pool.js';
 import { waitFor } from '../helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from '../helpers/httpTarget.js';
 import {
-  QUICK, createTokenFor, lostWrites, newLedger, scimConfigFile, scimRequest, sleep, spawnScimsync, startRestartablePostgres, statusSummary, writer,
+  QUICK, deprecations, createTokenFor, lostWrites, newLedger, scimConfigFile, scimRequest, sleep, spawnScimsync, startRestartablePostgres, statusSummary, writer,
   type RestartablePostgres, type ScimsyncProcess,
 } from './helpers.js';
 
@@ -105,6 +105,7 @@ describe('Postgres restart under write load', () => {
     } finally {
       await pool.end();
     }
+    expect(deprecations(procs)).toEqual([]);
     for (const p of procs) p.child.kill('SIGTERM');
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0]);
   });

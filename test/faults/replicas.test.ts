@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from '../helpers/httpTarget.js';
-import { QUICK, createTokenFor, newLedger, scimConfigFile, scimRequest, sleep, spawnScimsync, statusSummary, type ScimsyncProcess } from './helpers.js';
+import { QUICK, deprecations, createTokenFor, newLedger, scimConfigFile, scimRequest, sleep, spawnScimsync, statusSummary, type ScimsyncProcess } from './helpers.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -84,6 +84,7 @@ describe('two ingress and two reconciler processes on one database', () => {
     expect(missed).toEqual([]);
     expect(target.maxConcurrentWrites).toBe(1);
     expect(rows.map((r) => r.worker)).toEqual(['r1', 'r2']);
+    expect(deprecations(procs)).toEqual([]);
     for (const p of procs) p.child.kill('SIGTERM');
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0, 0]);
     target.latencyMs = 0;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { waitFor } from '../helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from '../helpers/httpTarget.js';
-import { QUICK, createTokenFor, lostWrites, newLedger, scimConfigFile, sleep, spawnScimsync, statusSummary, writer, type ScimsyncProcess } from './helpers.js';
+import { QUICK, deprecations, createTokenFor, lostWrites, newLedger, scimConfigFile, sleep, spawnScimsync, statusSummary, writer, type ScimsyncProcess } from './helpers.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -59,6 +59,7 @@ describe('SIGKILL of scimsync mid-load', () => {
     expect(ledger.created.size).toBeGreaterThan(20);
     const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from scim_users where deleted_at is null and active`);
     await waitFor(() => target.members('acme').length === rows[0].n, 60_000, `target converges to ${rows[0].n} members (has ${target.members('acme').length})`);
+    expect(deprecations(procs)).toEqual([]);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
     target.latencyMs = 0;
