@@ -40,6 +40,11 @@ export const configSchema = z.object({
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
+  /**
+   * Longest a request waits for a database connection (a new one connecting, or a free one
+   * of the pool) before it is answered 503 + Retry-After: the database down must not hang requests.
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */
   RECONCILER_ENABLED: bool.default(true),
   /** Identifies this reconciler in reconcile_queue.locked_by and events; host:pid when unset. */

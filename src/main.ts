@@ -47,7 +47,7 @@ async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db:
   const db = await openDatabase(config, log);
   try {
     await migrate(db.url, log);
-    const pool = makePool(db.url, config.DATABASE_POOL_SIZE);
+    const pool = makePool(db.url, { max: config.DATABASE_POOL_SIZE, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS });
     try {
       return await fn(pool, db);
     } finally {
@@ -122,18 +122,23 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log,
       options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
     });
-    const server = makeServer(app, timeoutsOf(config));
-    await listen(server, config.PORT, config.HOST);
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    const endpoint = endpointFor({ ...config, PORT: port });
-    log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
-    for (const d of docs) {
-      err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-      err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+    const server = makeServer(app, timeoutsOf(config), log);
+    try {
+      await listen(server, config.PORT, config.HOST);
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.PORT;
+      const endpoint = endpointFor({ ...config, PORT: port });
+      log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
+      for (const d of docs) {
+        err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
+        err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+      }
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    } finally {
+      // Also when listening failed (port in use): the reconciler must not outlive start().
+      controller.abort();
+      await reconciler.catch(() => {});
     }
-    await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
-    await reconciler.catch(() => {});
     log.info('stopped');
     return failed ? 1 : 0;
   });
@@ -149,7 +154,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
-      const server = makeServer(makeOpsApp({ pool, log }), timeoutsOf(config));
+      const server = makeServer(makeOpsApp({ pool, log }), timeoutsOf(config), log);
       await listen(server, config.PORT, config.HOST);
       log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
       const code = await run.finally(() => controller.abort());
@@ -214,6 +219,7 @@ if (entry === fileURLToPath(import.meta.url)) {
     (e: unknown) => {
       err(e instanceof Error ? e.message : String(e));
       process.exitCode = 1;
+      setTimeout(() => process.exit(1), 2_000).unref();
     },
   );
 }

@@ -1,6 +1,7 @@
 // The node:http server every long-running command serves its app with, with the timeouts
 // that keep slow or stalled clients from holding connections (HTTP_*_TIMEOUT_MS in config.ts).
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Logger } from 'pino';
 
 export interface ServerTimeouts {
   /** Whole request, headers and body (ms); a request not received by then is answered 408. */
@@ -16,7 +17,7 @@ export interface ServerTimeouts {
  * connectionsCheckingInterval (30 s by default, which would let a 2 s limit run to 32 s):
  * check at a tenth of the smallest limit, at least every second.
  */
-export function makeServer(app: RequestListener, t: ServerTimeouts): Server {
+export function makeServer(app: RequestListener, t: ServerTimeouts, log?: Logger): Server {
   const headersTimeout = Math.min(t.headersTimeoutMs, t.requestTimeoutMs);
   const server = createServer(
     {
@@ -27,6 +28,8 @@ export function makeServer(app: RequestListener, t: ServerTimeouts): Server {
     app,
   );
   server.keepAliveTimeout = t.keepAliveTimeoutMs;
+  // After listen() an 'error' (e.g. EMFILE when accepting) is logged, not fatal: the server keeps serving.
+  server.on('error', (err) => log?.error({ err }, 'HTTP server error'));
   // A client error (a malformed request, a connection reset, a timeout) is answered when the
   // socket still can be, and never reaches 'error' unhandled.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
