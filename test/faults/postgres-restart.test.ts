@@ -54,6 +54,9 @@ describe('Postgres restart under write load', () => {
     procs.push(ingress);
     await ingress.ready();
     const token = await createTokenFor(pg.url, 'acme');
+    // Target calls take a while, so reconcile items are mid-pass (holding a transaction, then
+    // finishing their queue rows) when Postgres goes away.
+    target.latencyMs = 30;
     const bases = procs.map((p) => `${p.url}/scim/v2/acme`);
 
     const ledger = newLedger();
