@@ -21,14 +21,6 @@ export class VersionMismatchError extends Error {
   }
 }
 
-/** A member reference that names no User or Group of the organization. */
-export class InvalidMemberError extends Error {
-  constructor(readonly ids: string[]) {
-    super(`members ${ids.slice(0, 5).map((i) => `"${i}"`).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''} are not Users or Groups of this organization`);
-    this.name = 'InvalidMemberError';
-  }
-}
-
 /**
  * The database cannot be reached or is going away (restart, failover, network): the request
  * may succeed if repeated later. Raised by every pool and client of src/store (pool.ts
