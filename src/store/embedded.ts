@@ -104,19 +104,29 @@ async function clusterDir(requested: string, runAs: RunAs | undefined, log: Logg
   const stillBlocked = await firstUntraversable(fallback, runAs);
   if (stillBlocked) {
     throw new EmbeddedPostgresError(
-      `PostgreSQL runs as the ${runAs.user} user, which can reach neither ${requested} (${blocked} is closed to it) nor ${fallback} (${stillBlocked}): ` +
-        `set DATA_DIR to a directory it can reach, ${FIX_ELSEWHERE}`,
+      `PostgreSQL runs as the ${runAs.user} user, which can reach neither ${requested} (${blocked} is closed to it) nor ${fallback} (${stillBlocked} is closed to it): ` +
+        `set DATA_DIR to a directory it can reach, or TMPDIR to one such as /tmp, ${FIX_ELSEWHERE}`,
     );
   }
   log.warn({ requested, dataDir: fallback, closed: blocked }, `the ${runAs.user} user cannot reach the data directory; using another`);
   return { dir: path.join(fallback, 'pg'), fallback };
 }
 
-/** The last lines of a process's output that say what went wrong (FATAL/ERROR/…), else its last line. */
+/**
+ * What went wrong, from a process's output: its last FATAL/PANIC/ERROR (or loader, initdb)
+ * line with the DETAIL and HINT lines after it, without log-line prefixes; else its last line.
+ */
 function cause(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  const telling = lines.filter((l) => /FATAL|PANIC|ERROR|error while loading|No such file|Permission denied|initdb: error/i.test(l));
-  return (telling.length ? telling.slice(-2) : lines.slice(-1)).join(' / ').replace(/\.$/, '') || 'no output';
+  const lines = output
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \S+ \[\d+\] /, '').trim())
+    .filter(Boolean);
+  let i = lines.length - 1;
+  while (i >= 0 && !/^(FATAL|PANIC|ERROR):|error while loading|initdb: error|Permission denied|No such file/.test(lines[i]!)) i--;
+  if (i < 0) return lines.at(-1)?.replace(/\.$/, '') ?? 'no output';
+  const said = [lines[i]!];
+  for (let j = i + 1; j < lines.length && /^(DETAIL|HINT):/.test(lines[j]!); j++) said.push(lines[j]!);
+  return said.join(' ').replace(/\s+/g, ' ').replace(/\.$/, '');
 }
 
 function spawnFailure(e: NodeJS.ErrnoException, file: string, runAs: RunAs | undefined): EmbeddedPostgresError {
