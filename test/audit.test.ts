@@ -3,6 +3,7 @@
 // retention.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneAudit } from '../src/store/audit.js';
+import { upsertOrganization } from '../src/store/orgs.js';
 import { cliEnv, killAllCli, runCli } from './helpers/cli.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -69,6 +70,14 @@ describe('audit trail', () => {
     const text = await runCli(['audit', 'audited', '--limit', '1'], env());
     expect(text.stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+\tcli\tholds\.approve\t0\t-$/m);
     expect((await runCli(['audit'], env())).code).toBe(2);
+  });
+
+  it('records an organization delete, readable after the organization is gone', async () => {
+    await upsertOrganization(s.pool, { organization: 'gone' });
+    const r = await runCli(['org', 'delete', 'gone'], env());
+    expect(r.code).toBe(0);
+    const out = await runCli(['audit', 'gone', '--json'], env());
+    expect(out.stdout.trim().split('\n').map((l) => JSON.parse(l))).toMatchObject([{ actor: 'cli', operation: 'organization.delete', resourceId: 'gone' }]);
   });
 
   it('retention deletes entries older than AUDIT_RETENTION_DAYS and keeps the rest', async () => {

@@ -2,7 +2,7 @@
 import { withTransaction, type Pool } from '../store/pool.js';
 import { recordAudit } from '../store/audit.js';
 import { findOrganization } from '../store/orgs.js';
-import { createToken, listTokens, revokeToken } from '../store/tokens.js';
+import { createToken, listTokens, OrganizationDeletedError, revokeToken } from '../store/tokens.js';
 import { parseArgs, parseDuration } from './args.js';
 
 export interface TokenCliContext {
@@ -28,15 +28,27 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
   }
   switch (verb) {
     case 'create': {
+      if (org.deletedAt) {
+        ctx.err(`organization "${org.slug}" was deleted at ${org.deletedAt}: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        return 1;
+      }
       const expiresIn = flags.get('expires-in');
       const description = flags.get('description');
       const expiresAt = typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined;
-      // The token and its audit entry commit together.
-      const { token, prefix: p } = await withTransaction(ctx.pool, async (client) => {
-        const created = await createToken(client, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
-        await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.create', resourceId: created.prefix });
-        return created;
-      });
+      let issued: { token: string; prefix: string };
+      try {
+        // The token and its audit entry commit together.
+        issued = await withTransaction(ctx.pool, async (client) => {
+          const created = await createToken(client, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
+          await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.create', resourceId: created.prefix });
+          return created;
+        });
+      } catch (e) {
+        if (!(e instanceof OrganizationDeletedError)) throw e;
+        ctx.err(`organization "${org.slug}" was deleted meanwhile: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        return 1;
+      }
+      const { token, prefix: p } = issued;
       ctx.out(token);
       ctx.err(`token ${p} for organization ${org.slug}; SCIM endpoint: ${ctx.endpointFor(org.slug)}`);
       ctx.err('the token is shown only now: store it in your identity provider');
