@@ -2,6 +2,7 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
+//   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +12,11 @@ import { makeLogger } from './log.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
-import { upsertOrganization } from './store/orgs.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
@@ -25,6 +26,8 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
+  scimsync org list                         organizations: owner, deleted, live tokens
+  scimsync org delete <org>                 delete an organization: revoke its tokens, stop provisioning it
   scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress);
                                             serves /healthz, /readyz, /metrics on PORT unless --once
   scimsync plan <org> [--json]              what the next pass would do, without doing it
@@ -104,7 +107,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return withDatabase(config, log, async (pool, db) => {
-    for (const d of docs) await upsertOrganization(pool, d.spec);
+    await declareOrganizations(pool, log, docs, typeof configPath === 'string' ? configPath : undefined);
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
     const reconciler = config.RECONCILER_ENABLED
@@ -187,6 +190,8 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase(config, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'org':
+        return await withDatabase(config, log, (pool) => orgCommand(rest, { pool, log, out, err }));
       case 'reconcile':
       case 'plan':
       case 'approve':
