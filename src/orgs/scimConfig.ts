@@ -11,18 +11,22 @@ export const KIND = 'ScimConfig';
 
 export const organizationSlug = z
   .string()
+  .max(63, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters')
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters');
 
-/** A duration such as "250ms", "30s", "5m", "1h", "1d"; parsed to milliseconds. */
+/** "250ms", "30s", "5m", "1h", "1d" (decimals allowed); also the CRD's pattern for durations. */
+export const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
+
+/**
+ * A duration: a string such as "250ms", "30s", "5m", "1h", "1d", or a whole number of
+ * milliseconds; parsed to milliseconds. In the CRD a string|integer union is
+ * `x-kubernetes-int-or-string` (as Deployment's maxSurge), so a number must be an integer here too.
+ */
 export const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
+  .union([z.string().regex(DURATION_PATTERN, 'must be a duration such as "30s", "5m" or "1h"'), z.number().int().min(0)])
+  .transform((v) => {
     if (typeof v === 'number') return v;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "30s", "5m" or "1h"' });
-      return z.NEVER;
-    }
+    const m = DURATION_PATTERN.exec(v)!;
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
     return Math.round(Number(m[1]) * unit);
   });
