@@ -23,6 +23,11 @@ export const SHORT_LEASE = {
 
 export interface OperatorRig {
   fake: FakeApiserver;
+  /**
+   * CRD schema validation on ScimConfig writes (default true). Off, the fake behaves like a
+   * cluster whose CRD predates the operator's schema: what the operator itself must refuse.
+   */
+  crdValidation: boolean;
   db: TestDatabase;
   kubeconfig: string;
   /** Starts an operator replica; resolves once its /readyz answers 200 (informers synced). */
@@ -38,14 +43,15 @@ export async function startOperatorRig(): Promise<OperatorRig> {
   const fake = await startFakeApiserver({
     namespaces: ['default', 'team-a', 'team-b', 'scimsync-system'],
     bookmarkIntervalMs: 500,
-    validators: { scimconfigs: (obj, old) => validate(obj, old) as never },
+    validators: { scimconfigs: (obj, old) => (rig.crdValidation ? (validate(obj, old) as never) : []) },
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-operator-'));
   const kubeconfig = path.join(dir, 'kubeconfig.yaml');
   await fake.writeKubeconfig(kubeconfig);
   const db = await createTestDatabase();
-  return {
+  const rig: OperatorRig = {
     fake,
+    crdValidation: true,
     db,
     kubeconfig,
     async startOperator(name, env = {}) {
@@ -81,6 +87,7 @@ export async function startOperatorRig(): Promise<OperatorRig> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return rig;
 }
 
 /** A ScimConfig as `kubectl apply -f` would send it. */
