@@ -156,6 +156,9 @@ describe('local mode agrees with the apiserver (issue 8)', () => {
     ['pageSize 0', { target: { type: 'postgres', postgres: { pageSize: 0 } } }],
     ['empty role', { roleMappings: [{ group: 'g', role: '' }] }],
     ['long organization', { organization: 'a'.repeat(64) }],
+    ['relative baseUrl', { target: { type: 'http', http: { baseUrl: '/scim' } } }],
+    ['ftp baseUrl', { target: { type: 'http', http: { baseUrl: 'ftp://a.example/x' } } }],
+    ['http baseUrl with port', { target: { type: 'http', http: { baseUrl: 'http://127.0.0.1:8081/scim' } } }],
   ];
   it.each(cases)('%s', (_name, spec) => {
     const local = scimConfigDocument.safeParse(sample(spec)).success;
