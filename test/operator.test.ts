@@ -30,6 +30,7 @@ describe('scimsync operator', () => {
     rig.fake.create('scimconfigs', scimConfig('acme', { organization: 'acme' }));
     const ready = await eventually(() => condition(get('acme'), 'Ready')?.status === 'True' && get('acme'), 5000, 'Ready');
     const elapsed = Date.now() - started;
+    process.stderr.write(`operator apply → Ready (Secret written): ${elapsed} ms\n`);
     expect(elapsed).toBeLessThan(2000);
     const s = secret('acme');
     expect(s?.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('scimsync');
@@ -121,6 +122,7 @@ describe('scimsync operator', () => {
     rig.fake.delete('scimconfigs', 'default', 'gone');
     await eventually(async () => (await scimStatus(ingress, 'gone', token)) === 401, 5000, '401');
     const toFirst401 = Date.now() - started;
+    process.stderr.write(`operator delete → first SCIM 401: ${toFirst401} ms\n`);
     expect(toFirst401).toBeLessThan(2000);
     // Our finalizer goes; the other one stays, so the object is still there (Terminating).
     const terminating = await eventually(() => {

@@ -53,6 +53,7 @@ const isAbort = (err: unknown) => {
 
 export function startInformer<T extends KubernetesObject>(o: InformerOptions<T>): SupervisedInformer<T> {
   const lw = new ListWatch<T>(o.path, o.watch, o.list, false, o.labelSelector);
+  watchRestartsTotal.inc({ resource: o.resource }, 0); // the series exists before the first restart
   const log = o.log.child({ informer: o.resource });
   let stopped = false;
   let hasSynced = false;
