@@ -197,6 +197,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
           watchdogMs: config.OPERATOR_WATCHDOG_MS,
           statusRefreshMs: config.OPERATOR_STATUS_REFRESH_MS,
           secretsDir: config.RECONCILER_SECRETS_DIR,
+          targetSecrets: config.TARGET_SECRETS,
         },
         controller.signal,
       );

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { makePool, type Pool } from '../store/pool.js';
+import { makeKubernetesSecretReader } from '../k8s/secretReader.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
 import { AbortedError, TerminalError, type Result } from './errors.js';
@@ -81,7 +82,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // The reference-table target gets a pool of its own, so a member lock never waits on a
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
-  const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
+  // TARGET_SECRETS=kubernetes: secret references are read (and watched) through the API.
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? makeKubernetesSecretReader({ db: targetPool, log, kubeconfig: config.KUBECONFIG }) : undefined;
+  const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir, readSecret: secrets?.read });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
@@ -246,6 +249,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     clearInterval(beat);
     await listening;
     await targets.close();
+    await secrets?.close();
     await targetPool.end();
     await pool.end();
   }
