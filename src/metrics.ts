@@ -22,6 +22,13 @@ export const scimRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const scimUnknownMembersTotal = new Counter({
+  name: 'scimsync_scim_unknown_members_total',
+  help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 // ---- Reconciler -------------------------------------------------------------------------
 // (issue 3 adds its metrics below)
 

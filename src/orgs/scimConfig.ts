@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { describeIssues } from './describeIssues.js';
+import { pruneNonNullableNulls } from './pruneNulls.js';
 
 export const API_VERSION = 'scimsync.io/v1alpha1';
 export const KIND = 'ScimConfig';
@@ -175,6 +176,7 @@ export function parseScimConfigs(text: string, source: string): ScimConfigDocume
     }
     const value = doc.toJS();
     if (value === null || value === undefined) return;
+    pruneNonNullableNulls(value, scimConfigDocument);
     const parsed = scimConfigDocument.safeParse(value);
     if (!parsed.success) {
       for (const problem of describeIssues(parsed.error.issues, scimConfigDocument)) problems.push(`${source} document ${i + 1}: ${problem}`);
