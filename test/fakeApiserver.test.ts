@@ -12,6 +12,7 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   makeInformer,
@@ -71,7 +72,7 @@ async function waitFor<T>(fn: () => T | Promise<T>, ms = 3000): Promise<T> {
 }
 
 /** Raw watch lines through client-node's Watch (what makeInformer uses underneath). */
-function rawWatch(path: string, query: Record<string, unknown>) {
+function rawWatch(path: string, query: Record<string, string | number | boolean | undefined>) {
   const events: { type: string; object: any }[] = [];
   let done: unknown = 'open';
   const w = new Watch(kc);
@@ -203,6 +204,14 @@ describe('optimistic concurrency and patches', () => {
     const { resourceVersion: _drop, ...meta } = o.metadata;
     const noRv = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...o, metadata: meta } }));
     expect(noRv.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.resourceVersion' }] } });
+  });
+
+  it('an update carrying the uid of a deleted and re-created object is refused (uid is immutable)', async () => {
+    const old = await create(scimConfig('acme'));
+    await custom.deleteNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme' });
+    const fresh = await create(scimConfig('acme'));
+    const e = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...old, metadata: { ...old.metadata, resourceVersion: fresh.metadata.resourceVersion } } }));
+    expect(e.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.uid' }] } });
   });
 
   it('JSON patch (client-node default for custom objects) with a test op: 422 when the test fails, applies when it holds', async () => {
@@ -521,6 +530,21 @@ describe('more verbs', () => {
     expect(Object.keys(patch.requestBody.content)).not.toContain('application/strategic-merge-patch+json');
   });
 
+  it('KubernetesObjectApi (which resolves kinds through discovery) creates, reads and merge-patches', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const created = await objects.create(scimConfig('acme', { metadata: { name: 'acme', namespace: 'default' } }));
+    expect(created.metadata!.generation).toBe(1);
+    const read = (await objects.read({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' } })) as Obj;
+    expect(read.metadata.uid).toBe(created.metadata!.uid);
+    const patched = (await objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: true } } as Obj, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch)) as Obj;
+    expect(patched.metadata.generation).toBe(2);
+    // Its default patch strategy is strategic merge: refused for a custom resource, as on a real cluster.
+    const sm = await apiError(objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: false } } as Obj));
+    expect(sm.code).toBe(415);
+    const secret = await objects.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'default' }, stringData: { a: 'b' } } as KubernetesObject);
+    expect((secret as V1Secret).data).toEqual({ a: 'Yg==' });
+  });
+
   it('discovery lists the served resources (for KubernetesObjectApi and kubectl)', async () => {
     const r = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1`)).json();
     expect(r.resources.map((x: any) => x.name)).toEqual(['scimconfigs', 'scimconfigs/status']);
@@ -637,4 +661,55 @@ describe('as a child process', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('pure parts', () => {
+  it('merge patch follows RFC 7386 Appendix A', async () => {
+    const { mergePatch } = await import('./fakeApiserver/patch.js');
+    const cases: [unknown, unknown, unknown][] = [
+      [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+      [{ a: 'b' }, { a: null }, {}],
+      [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+      [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+      [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+      [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+      [['a', 'b'], ['c', 'd'], ['c', 'd']],
+      [{ a: 'b' }, ['c'], ['c']],
+      [{ a: 'foo' }, null, null],
+      [{ a: 'foo' }, 'bar', 'bar'],
+      [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+      [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+      [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+    ];
+    for (const [target, patch, want] of cases) expect(mergePatch(target, patch)).toEqual(want);
+  });
+
+  it('JSON patch: RFC 6902 operations, pointer escapes, all-or-nothing', async () => {
+    const { jsonPatch } = await import('./fakeApiserver/patch.js');
+    const doc = { metadata: { annotations: { 'scimsync.io/rotate-token': 'r1' }, finalizers: ['a', 'b'] }, spec: { x: 1 } };
+    expect(
+      jsonPatch(doc, [
+        { op: 'remove', path: '/metadata/annotations/scimsync.io~1rotate-token' },
+        { op: 'add', path: '/metadata/finalizers/-', value: 'c' },
+        { op: 'move', from: '/spec/x', path: '/spec/y' },
+        { op: 'copy', from: '/spec/y', path: '/spec/z' },
+        { op: 'test', path: '/metadata/finalizers', value: ['a', 'b', 'c'] },
+      ]),
+    ).toEqual({ metadata: { annotations: {}, finalizers: ['a', 'b', 'c'] }, spec: { y: 1, z: 1 } });
+    expect(() => jsonPatch(doc, [{ op: 'add', path: '/spec/w', value: 1 }, { op: 'test', path: '/spec/x', value: 2 }])).toThrow(/test failed/);
+    expect(doc.spec).toEqual({ x: 1 }); // the input is never modified
+  });
+
+  it('label selectors: equality, set-based, existence', async () => {
+    const { parseLabelSelector } = await import('./fakeApiserver/selectors.js');
+    const o = (labels: Record<string, string>) => ({ metadata: { labels } });
+    const m = parseLabelSelector('app.kubernetes.io/managed-by=scimsync,tier in (gold, silver),!legacy,env notin (prod)');
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold' }))).toBe(true);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold', legacy: '' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'bronze' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'silver', env: 'prod' }))).toBe(false);
+    expect(() => parseLabelSelector('a in b')).toThrow(/unable to parse/);
+  });
 });

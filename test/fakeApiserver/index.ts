@@ -6,14 +6,23 @@
 //   https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/
 //   https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/
 //
-// Served: scimsync.io/v1alpha1 scimconfigs (namespaced, status subresource), v1 secrets,
-// coordination.k8s.io/v1 leases, events.k8s.io/v1 events, v1 namespaces (minimal); discovery
-// (/api, /apis, /api/v1, /apis/<group>/<version>), /version, /healthz, /readyz, /livez.
+// Use: `const fake = await startFakeApiserver(); kc.loadFromOptions(fake.kubeConfigOptions())`,
+// or as a process: `npx vite-node test/fakeApiserver/main.ts --port 6443 --kubeconfig FILE`
+// (prints its URL; kubectl works against it too). /work/notes/h8api.md has the full list.
+//
+// Served: scimsync.io/v1alpha1 scimconfigs from deploy/crds/ (namespaced, status subresource,
+// schema, defaults, CEL, printer columns), v1 secrets, coordination.k8s.io/v1 leases,
+// events.k8s.io/v1 events, v1 namespaces (minimal); discovery (/api, /apis, /api/v1,
+// /apis/<group>/<version>), /openapi/v3 (skeleton), /version, /healthz, /readyz, /livez.
 // Verbs: get, list (labelSelector, fieldSelector, limit/continue), watch (resourceVersion,
 // bookmarks, 410, timeoutSeconds, sendInitialEvents), create (generateName), update, patch
 // (merge, JSON patch; strategic merge only for built-in types), delete (finalizers,
-// preconditions), deletecollection; /status get/update/patch; dryRun=All.
-// Control: /_fake/state, /_fake/faults/<name> (see faults.ts), in-process `fake.faults`.
+// preconditions), deletecollection; /status get/update/patch; dryRun=All; fieldValidation;
+// Table output for kubectl get.
+// Faults (faults.ts): 500/503/429+Retry-After for N requests or a duration, stalls, 410 on the next
+// watch (ERROR event or HTTP), dropped / cleanly ended / silenced watches, watches ended after N s,
+// history compaction, a restart with connections refused. Control: /_fake/state,
+// /_fake/faults/<name>, in-process `fake.faults`.
 //
 // NOT MODELLED (a real cluster differs here; check these first on one):
 // - authentication, authorization (RBAC), admission (webhooks, ValidatingAdmissionPolicy, quota,

@@ -221,6 +221,14 @@ export class Registry {
     const m = next.metadata;
     m.name = name;
     if (def.namespaced) m.namespace = cur.metadata.namespace;
+    // k8s.io/apiserver/pkg/registry/rest/update.go BeforeUpdate: "Use the existing UID if none is
+    // provided"; a different one fails validation (immutable) — e.g. a write meant for an object
+    // that was deleted and re-created under the same name.
+    if (sub !== 'status' && proposed.metadata.uid && proposed.metadata.uid !== cur.metadata.uid) {
+      throw errors.invalid(def.kind, def.group, name, [
+        { reason: 'FieldValueInvalid', field: 'metadata.uid', message: `Invalid value: "${proposed.metadata.uid}": field is immutable` },
+      ]);
+    }
     m.uid = cur.metadata.uid;
     m.creationTimestamp = cur.metadata.creationTimestamp;
     m.resourceVersion = cur.metadata.resourceVersion;
