@@ -5,6 +5,7 @@
 //   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -41,6 +42,17 @@ Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see READ
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * How to run this CLI from the current directory: `./bin/scimsync.js` in a checkout (the
+ * README's form: it answers in about a second, where `npx scimsync` first installs the
+ * checkout into npm's cache, about 10 s), else the bin file's absolute path.
+ */
+function cliCommand(): string {
+  const bin = fileURLToPath(new URL('../bin/scimsync.js', import.meta.url));
+  const rel = path.relative(process.cwd(), bin);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? bin : `./${rel}`;
+}
 
 function endpointFor(config: Config) {
   const root = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${config.PORT}`;
@@ -136,7 +148,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
     for (const d of docs) {
       err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-      err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+      err(`  get a bearer token for it with:  ${cliCommand()} token create ${d.spec.organization}`);
     }
     await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
     await reconciler.catch(() => {});

@@ -9,7 +9,7 @@ import { chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, w
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedPostgresError, packagedBinaries, postgresUser, runnableBinaries, type Binaries, type RunAs } from '../src/store/embeddedHost.js';
+import { EmbeddedPostgresError, firstUntraversable, packagedBinaries, postgresUser, runnableBinaries, type Binaries, type RunAs } from '../src/store/embeddedHost.js';
 import { cliEnv, logLines, runCli } from './helpers/cli.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -127,6 +127,16 @@ describe.runIf(asRoot)('as root, under a directory the postgres user cannot trav
     await chown(foreign, runAs.uid, runAs.gid);
     await expect(runnableBinaries({ source, key: 'foreign', runAs, cacheRoot })).rejects.toThrow(`${foreign} exists but belongs to uid ${runAs.uid}, not to us: remove it`);
     expect(existsSync(path.join(foreign, 'bin'))).toBe(false);
+  });
+
+  it('a path that only leads there through a symlink counts as closed', async () => {
+    const priv = await mkdtemp(path.join(tmp, 'behind-link-'));
+    await mkdir(path.join(priv, 'data'));
+    const open = await mkdtemp(path.join(tmp, 'open-'));
+    await chmod(open, 0o755);
+    await symlink(path.join(priv, 'data'), path.join(open, 'data'));
+    expect(await firstUntraversable(path.join(open, 'data'), runAs)).toBe(priv);
+    expect(await firstUntraversable(open, runAs)).toBeUndefined();
   });
 
   it('scimsync with DATA_DIR under it runs its database from a reachable directory, and says so', { timeout: 90_000 }, async () => {

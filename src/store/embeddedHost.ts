@@ -6,7 +6,7 @@
 // user can plant or change them (issue 7, item 8).
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { chmod, cp, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -73,14 +73,15 @@ function allows(info: { mode: number; uid: number; gid: number }, who: RunAs, bi
  * and ACLs are not considered (the postgres user we create has none).
  */
 export async function firstUntraversable(target: string, who: RunAs): Promise<string | undefined> {
-  let dir = path.resolve(target);
-  for (;;) {
-    const info = await stat(dir);
-    if (info.isDirectory() && !allows(info, who, { owner: 0o100, group: 0o010, other: 0o001 })) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
+  // Both the path as given and the one its symlinks lead to are walked.
+  for (const start of new Set([path.resolve(target), await realpath(target)])) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const info = await stat(dir);
+      if (info.isDirectory() && !allows(info, who, { owner: 0o100, group: 0o010, other: 0o001 })) return dir;
+      if (path.dirname(dir) === dir) break;
+    }
   }
+  return undefined;
 }
 
 /**
@@ -91,7 +92,7 @@ export async function firstUntraversable(target: string, who: RunAs): Promise<st
  * symlink race. The parent must be sticky or writable only by us (else others could rename it).
  */
 export async function ensureOwnDirectory(dir: string): Promise<void> {
-  const parent = await lstat(path.dirname(dir));
+  const parent = await stat(path.dirname(dir)); // the system temp dir; it may itself be a symlink (macOS /tmp)
   if ((parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0) {
     throw new EmbeddedPostgresError(`${path.dirname(dir)} is writable by other users without the sticky bit, so a directory made there is not safe: set TMPDIR to another directory, ${FIX_ELSEWHERE}`);
   }

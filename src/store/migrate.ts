@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { runner } from 'node-pg-migrate';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Queryable } from './pool.js';
 
@@ -10,8 +11,26 @@ export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.met
 const MIGRATIONS_TABLE = 'pgmigrations';
 
 export async function migrate(databaseUrl: string, log: Logger): Promise<string[]> {
-  const ran = await runner({
-    databaseUrl,
+  // Our own client, ended and awaited here: node-pg-migrate's own is ended without waiting, so
+  // a command that stops the embedded PostgreSQL right after migrating (`scimsync migrate`) had
+  // that connection terminated by the server (57P01) and crashed on its unhandled 'error' event.
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', (err) => log.debug({ err }, 'migration connection closed by the server'));
+  await client.connect();
+  let ran;
+  try {
+    ran = await migrateWith(client, log);
+  } finally {
+    await client.end();
+  }
+  const names = ran.map((m) => m.name);
+  if (names.length) log.info({ migrations: names }, 'migrations applied');
+  return names;
+}
+
+function migrateWith(client: pg.Client, log: Logger) {
+  return runner({
+    dbClient: client,
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: MIGRATIONS_TABLE,
@@ -23,9 +42,6 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<string[
     log: () => {},
     logger: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
   });
-  const names = ran.map((m) => m.name);
-  if (names.length) log.info({ migrations: names }, 'migrations applied');
-  return names;
 }
 
 /** Migration names not yet applied to the database (used by /readyz). */
