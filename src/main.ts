@@ -19,7 +19,6 @@ import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
 import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
-import { startOperator } from './k8s/operator.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
 
@@ -191,6 +190,9 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
   process.once('SIGINT', stop);
   if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
   try {
+    // Loaded here only: @kubernetes/client-node takes 1–5 s to import, which every other command
+    // (and the time until `start` handles SIGTERM) would otherwise pay.
+    const { startOperator } = await import('./k8s/operator.js');
     return await withDatabase(config, log, async (pool) => {
       const operator = startOperator(
         {

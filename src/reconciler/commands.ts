@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import { loadConfig } from '../config.js';
 import type { Pool } from '../store/pool.js';
-import { makeKubernetesSecretReader } from '../k8s/secretReader.js';
+import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
 import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
@@ -48,7 +48,7 @@ const plan: Command = async (args, ctx) => {
   const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
   if (!org) return 2;
   const config = loadConfig();
-  const secrets = config.TARGET_SECRETS === 'kubernetes' ? makeKubernetesSecretReader({ db: ctx.pool, log: ctx.log, kubeconfig: config.KUBECONFIG }) : undefined;
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   try {
     const target = await targets.targetFor(org);

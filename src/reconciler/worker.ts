@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { makePool, type Pool } from '../store/pool.js';
-import { makeKubernetesSecretReader } from '../k8s/secretReader.js';
+import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
 import { AbortedError, TerminalError, type Result } from './errors.js';
@@ -83,7 +83,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
   // TARGET_SECRETS=kubernetes: secret references are read (and watched) through the API.
-  const secrets = config.TARGET_SECRETS === 'kubernetes' ? makeKubernetesSecretReader({ db: targetPool, log, kubeconfig: config.KUBECONFIG }) : undefined;
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(targetPool, log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir, readSecret: secrets?.read });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
