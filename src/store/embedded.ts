@@ -85,6 +85,8 @@ export interface EmbeddedOptions {
   settings?: Record<string, string>;
   /** false: the data directory is removed by stop() (throwaway clusters). Default true. */
   persistent?: boolean;
+  /** Port to listen on (a free one when unset); a restart on the same port keeps clients' URL. */
+  port?: number;
 }
 
 /**
@@ -236,7 +238,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     bin = r.binaries;
   }
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bin, dir, runAs, opts.log);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   for (const [k, v] of Object.entries(opts.settings ?? {})) flags.push('-c', `${k}=${v}`);
   const child = await startServer(bin, dir, port, flags, runAs, opts.log);
