@@ -81,6 +81,12 @@ function requestContext(log: Logger): RequestHandler {
   };
 }
 
+/**
+ * A process-specific readiness check beside the database's (the operator: informers synced).
+ * Returns undefined when ready, else what is missing.
+ */
+export type ReadinessCheck = () => string | undefined;
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** GET /metrics, behind the bearer token when one is configured (compared in constant time). */
@@ -112,11 +118,16 @@ export function makeMetricsApp({ log, token }: { log: Logger; token?: string }):
 }
 
 /** Health checks and /metrics: every process serves these, the ingress and a lone reconciler. */
-function mountOps(app: express.Express, pool: Pool, metrics: MetricsOptions = { onMainPort: true }): void {
+function mountOps(app: express.Express, pool: Pool, metrics: MetricsOptions = { onMainPort: true }, readiness?: ReadinessCheck): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (req, res) => {
+    const missing = readiness?.();
+    if (missing) {
+      res.status(503).json({ status: missing });
+      return;
+    }
     try {
       const pending = await pendingMigrations(pool);
       if (pending.length) {
@@ -141,10 +152,10 @@ function baseApp(log: Logger): express.Express {
   return app;
 }
 
-/** What `scimsync reconcile` serves: /healthz, /readyz and /metrics only. */
-export function makeOpsApp({ pool, log, metrics }: Pick<AppDeps, 'pool' | 'log' | 'metrics'>): express.Express {
+/** What `scimsync reconcile` and `scimsync operator` serve: /healthz, /readyz and /metrics only. */
+export function makeOpsApp({ pool, log, metrics, readiness }: Pick<AppDeps, 'pool' | 'log' | 'metrics'> & { readiness?: ReadinessCheck }): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool, metrics);
+  mountOps(app, pool, metrics, readiness);
   return app;
 }
 

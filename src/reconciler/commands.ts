@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import { loadConfig } from '../config.js';
 import type { Pool } from '../store/pool.js';
+import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { TargetRejectedError } from '../targets/target.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
@@ -49,7 +50,9 @@ const plan: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
   const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
   if (!org) return 2;
-  const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: loadConfig().RECONCILER_SECRETS_DIR });
+  const config = loadConfig();
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
+  const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   // The last pass's failure (a target answering 4xx fails the pass; src/reconciler/reconcile.ts outcomeOf).
   const lastError = (await ctx.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1::uuid`, [org.id])).rows[0]?.e ?? null;
   try {
@@ -92,6 +95,7 @@ const plan: Command = async (args, ctx) => {
     return 0;
   } finally {
     await targets.close();
+    await secrets?.close();
   }
 };
 
