@@ -1,6 +1,7 @@
 // Bearer-token authentication per organization (RFC 6750). A token opens only its own
 // organization; a wrong, revoked, expired or other-organization token is a 401.
 import type { RequestHandler } from 'express';
+import { scimAuthFailuresTotal } from '../metrics.js';
 import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
@@ -26,14 +27,15 @@ export function bearerAuth(pool: Pool): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const deny = (detail: string) => {
+    const deny = (detail: string, reason: string, organization = '') => {
+      scimAuthFailuresTotal.inc({ organization, reason });
       res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync", error="invalid_token"');
       sendScimError(res, new ScimError(401, undefined, detail));
     };
-    if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"');
+    if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"', 'missing');
     const org = String(req.params.org ?? '');
     const auth = await authenticateToken(pool, org, m[1]!);
-    if (!auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`);
+    if ('failure' in auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`, auth.failure, auth.organization);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };
     const now = Date.now();
     if ((touched.get(auth.tokenId) ?? 0) < now - TOUCH_EVERY_MS) {
