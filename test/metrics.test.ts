@@ -1,7 +1,7 @@
 // Metrics added for the dashboard and alerts (deploy/): 401s by reason, and the per-organization
 // gauges every reconciler samples from the database. Real HTTP on loopback, real Postgres.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { organizationReady, registry, revocationsHeld, lastFullSync, scimAuthFailuresTotal } from '../src/metrics.js';
+import { driftMembers, organizationReady, registry, revocationsHeld, lastFullSync, scimAuthFailuresTotal } from '../src/metrics.js';
 import { sampleOrganizationGauges } from '../src/reconciler/orgGauges.js';
 import { upsertOrganization } from '../src/store/orgs.js';
 import { createToken, revokeToken } from '../src/store/tokens.js';
@@ -76,8 +76,9 @@ describe('per-organization gauges sampled from the database', () => {
     expect((await gauge(lastFullSync)).metrics).toBeUndefined();
 
     await server.pool.query(
-      `insert into reconcile_status (organization_id, last_full_sync_at, last_error) values ($1::uuid, to_timestamp(1800000000), null)
-       on conflict (organization_id) do update set last_full_sync_at = excluded.last_full_sync_at, last_error = null`,
+      `insert into reconcile_status (organization_id, last_full_sync_at, last_error, last_plan)
+       values ($1::uuid, to_timestamp(1800000000), null, '{"grants": 3, "drift": {"missing": 3, "extra": 1, "changed": 0, "unmanaged": 2}}')
+       on conflict (organization_id) do update set last_full_sync_at = excluded.last_full_sync_at, last_error = null, last_plan = excluded.last_plan`,
       [org],
     );
     await server.pool.query(`insert into reconcile_holds (organization_id, email, reason) values ($1::uuid, 'a@example.com', 'deprovisioned'), ($1::uuid, 'b@example.com', 'deprovisioned')`, [org]);
@@ -86,6 +87,8 @@ describe('per-organization gauges sampled from the database', () => {
     expect((await gauge(organizationReady)).metrics).toBe(1);
     expect((await gauge(lastFullSync)).metrics).toBe(1800000000);
     expect((await gauge(revocationsHeld)).metrics).toBe(2); // the approved one is no longer held
+    const drift = (await driftMembers.get()).values.filter((v) => v.labels.organization === 'metrics');
+    expect(Object.fromEntries(drift.map((v) => [v.labels.kind, v.value]))).toEqual({ missing: 3, extra: 1, changed: 0, unmanaged: 2 });
 
     // An organization pass waiting for a retry after an error: not Ready.
     await server.pool.query(`insert into reconcile_queue (organization_id, user_id, attempts, last_error) values ($1::uuid, null, 2, 'target unreachable')`, [org]);
