@@ -21,6 +21,9 @@ declare module 'express-serve-static-core' {
 const TOUCH_EVERY_MS = 60_000;
 
 export function bearerAuth(pool: Pool): RequestHandler {
+  // Series that exist from start (at 0): the first refused request then shows as an increase,
+  // and their presence tells Prometheus the ingress is scraped (ScimsyncMetricsAbsent).
+  for (const reason of ['missing', 'malformed', 'unknown']) scimAuthFailuresTotal.inc({ organization: '', reason }, 0);
   // last_used_at is kept to the minute: remember when this process last wrote it per token,
   // so the hot path does not send an UPDATE with every request.
   const touched = new Map<string, number>();
