@@ -172,8 +172,9 @@ panel(
     fieldConfig: ts('percentunit', { min: 0 }),
     options: legend,
     targets: [
-      { expr: `sum(rate(scimsync_scim_requests_total{code=~"4.."}${RI})) / sum(rate(scimsync_scim_requests_total${RI}))`, legendFormat: '4xx' },
-      { expr: `sum(rate(scimsync_scim_requests_total{code=~"5.."}${RI})) / sum(rate(scimsync_scim_requests_total${RI}))`, legendFormat: '5xx' },
+      // "or vector(0)": no 5xx at all reads 0%, not "no data".
+      { expr: `(sum(rate(scimsync_scim_requests_total{code=~"4.."}${RI})) or vector(0)) / sum(rate(scimsync_scim_requests_total${RI}))`, legendFormat: '4xx' },
+      { expr: `(sum(rate(scimsync_scim_requests_total{code=~"5.."}${RI})) or vector(0)) / sum(rate(scimsync_scim_requests_total${RI}))`, legendFormat: '5xx' },
     ],
   },
   8,
