@@ -4,38 +4,43 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import { describeIssues } from './describeIssues.js';
 
 export const API_VERSION = 'scimsync.io/v1alpha1';
 export const KIND = 'ScimConfig';
 
 export const organizationSlug = z
   .string()
+  .max(63, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters')
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters');
 
-/** A duration such as "250ms", "30s", "5m", "1h", "1d"; parsed to milliseconds. */
+/** "250ms", "30s", "5m", "1h", "1d" (decimals allowed); also the CRD's pattern for durations. */
+export const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
+
+/**
+ * A duration: a string such as "250ms", "30s", "5m", "1h", "1d", or a whole number of
+ * milliseconds; parsed to milliseconds. In the CRD a string|integer union is
+ * `x-kubernetes-int-or-string` (as Deployment's maxSurge), so a number must be an integer here too.
+ */
 export const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
+  .union([z.string().regex(DURATION_PATTERN, 'must be a duration such as "30s", "5m" or "1h"'), z.number().int().min(0)])
+  .transform((v) => {
     if (typeof v === 'number') return v;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "30s", "5m" or "1h"' });
-      return z.NEVER;
-    }
+    const m = DURATION_PATTERN.exec(v)!;
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
     return Math.round(Number(m[1]) * unit);
   });
 
 /** Maps an IdP group (displayName, case-insensitively, or externalId) to an application role. */
-export const roleMapping = z.object({
+export const roleMapping = z.strictObject({
   group: z.string().min(1),
   role: z.string().min(1),
   teams: z.array(z.string().min(1)).default([]),
 });
 
-const secretRef = z.object({ name: z.string().min(1), key: z.string().min(1) });
+const secretRef = z.strictObject({ name: z.string().min(1), key: z.string().min(1) });
 
-export const httpTargetSpec = z.object({
+export const httpTargetSpec = z.strictObject({
   baseUrl: z.string().url(),
   /** The {organization} path segment; the organization slug when unset. */
   organization: z.string().min(1).optional(),
@@ -53,15 +58,15 @@ export const httpTargetSpec = z.object({
   pageSize: z.number().int().positive().max(10_000).default(500),
 });
 
-export const postgresTargetSpec = z.object({
+export const postgresTargetSpec = z.strictObject({
   /** The application's database; the scimsync database itself when unset. */
   connection: z
-    .object({ url: z.string().min(1).optional(), urlEnv: z.string().min(1).optional(), urlSecretRef: secretRef.optional() })
+    .strictObject({ url: z.string().min(1).optional(), urlEnv: z.string().min(1).optional(), urlSecretRef: secretRef.optional() })
     .optional(),
   /** Table name, optionally schema-qualified ("app.memberships"). Needs a unique key on (organization, email). */
   table: z.string().min(1).default('app_memberships'),
   columns: z
-    .object({
+    .strictObject({
       organization: z.string().min(1).default('organization'),
       email: z.string().min(1).default('email'),
       role: z.string().min(1).default('role'),
@@ -77,24 +82,29 @@ export const postgresTargetSpec = z.object({
 });
 
 export const targetSpec = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('http'), http: httpTargetSpec }),
-  z.object({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}) }),
+  z.strictObject({ type: z.literal('http'), http: httpTargetSpec }),
+  z.strictObject({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}) }),
 ]);
 
 /**
  * Revocations allowed per sliding window before the rest are held for `scimsync approve`:
  * the larger of maxCount and ceil(maxFraction × members); either may be null to use only the other.
  */
-export const revocationGuard = z.object({
+export const revocationGuard = z.strictObject({
   enabled: z.boolean().default(true),
   maxFraction: z.number().min(0).max(1).nullable().default(0.1),
   maxCount: z.number().int().min(0).nullable().default(10),
   window: duration.prefault('1h'),
 });
 
-/** spec fields: the organization and the reconciler's configuration (issue 3). */
+/**
+ * spec fields: the organization, the reconciler's configuration (issue 3) and the operator's
+ * (issue 8). Strict at every level: an unknown field (`roleMapping:` for `roleMappings:`) is an
+ * error, as the Kubernetes API server reports it under strict field validation, instead of a
+ * typo that silently leaves a safety setting at its default.
+ */
 export const scimConfigSpec = z
-  .object({
+  .strictObject({
     organization: organizationSlug,
     roleMappings: z.array(roleMapping).default([]),
     defaultRole: z.string().min(1).default('member'),
@@ -107,14 +117,22 @@ export const scimConfigSpec = z
     revocationGuard: revocationGuard.prefault({}),
     /** The application's memberships; the reference table app_memberships when unset. */
     target: targetSpec.prefault({ type: 'postgres', postgres: {} }),
-  })
-  .passthrough();
+    /** Operator: after `scimsync.io/rotate-token`, how long the previous token stays valid. */
+    tokenRotationGracePeriod: duration.prefault('1h'),
+    /** Operator, on deletion of the ScimConfig: keep the members in the target, or revoke them all (through the guard). */
+    onDelete: z.enum(['keep', 'revokeAll']).default('keep'),
+  });
 
-export const scimConfigDocument = z.object({
+/**
+ * A whole document. metadata keeps every field a Kubernetes object carries (namespace, labels,
+ * annotations, uid …); status is allowed so that `kubectl get -o yaml` output loads, and ignored.
+ */
+export const scimConfigDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
-  metadata: z.object({ name: z.string().optional() }).passthrough().optional(),
+  metadata: z.looseObject({ name: z.string().optional() }).optional(),
   spec: scimConfigSpec,
+  status: z.unknown().optional(),
 });
 
 // The document types are the *input* shapes (what a YAML file or CR holds; every reconciler
@@ -146,9 +164,7 @@ export function parseScimConfigs(text: string, source: string): ScimConfigDocume
     if (value === null || value === undefined) return;
     const parsed = scimConfigDocument.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        problems.push(`${source} document ${i + 1}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      }
+      for (const problem of describeIssues(parsed.error.issues, scimConfigDocument)) problems.push(`${source} document ${i + 1}: ${problem}`);
     } else out.push(parsed.data);
   });
   if (problems.length) throw new Error(`invalid ScimConfig:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
