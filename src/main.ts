@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
+import { registerProcessMetrics } from './metrics.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
@@ -180,6 +181,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
   if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
   try {
     return await withDatabase(config, log, async (pool) => {
+      registerProcessMetrics('operator');
       const operator = startOperator(
         {
           pool,

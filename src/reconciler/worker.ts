@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
-import { provisioningLatency, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
+import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
@@ -83,6 +83,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
   const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
+  registerProcessMetrics('reconciler');
   // Every kind × result series exists from start (at 0): an error rate reads 0, not "no data",
   // and the first error shows as an increase. Likewise the histograms: a series born at its
   // first observation loses that observation to rate().

@@ -1,15 +1,11 @@
 // The dashboard and the alerts against the real thing: Debian's Prometheus on 127.0.0.1
 // (scrape and rule evaluation every second, the rule file loaded as shipped) scraping a real
-// `scimsync start` (ingress + reconciler, default postgres target) while a small SCIM workload
-// creates users and group members and deactivates some (so revocations happen). Then every
-// dashboard panel query and every alert expression goes through Prometheus's HTTP API: a parse
-// error fails, and so does an empty result where the panel must show data (ALLOWED_EMPTY
-// lists the exceptions, each with its reason).
-//
-// Operator panels (scimsync_operator_*) need `scimsync operator`, which this branch does not
-// have yet: they are reported as skipped while the CLI has no such command. Once it has one,
-// the test fails until it starts the operator here (see OPERATOR below) — it never passes
-// silently without them.
+// `scimsync start` (ingress + reconciler, default postgres target) and a real `scimsync
+// operator` (against the loopback fake apiserver of test/fakeApiserver, handling a ScimConfig)
+// while a small SCIM workload creates users and group members and deactivates some (so
+// revocations happen). Then every dashboard panel query and every alert expression goes
+// through Prometheus's HTTP API: a parse error fails, and so does an empty result where the
+// panel must show data (ALLOWED_EMPTY lists the exceptions, each with its reason).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/store/embedded.js';
 import { findOrganization } from '../../src/store/orgs.js';
 import { createToken, revokeToken } from '../../src/store/tokens.js';
-import { cliEnv, killAllCli, runCli, sleep, startCli, waitForOk, type CliProcess } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { alertRules, isOperatorMetric, metricNames, panelQueries, RULES_FILE, substitute } from './monitoring.js';
+import { cliEnv, killAllCli, sleep, startCli, waitForOk, type CliProcess } from '../helpers/cli.js';
+import { condition, eventually, scimConfig, startOperatorRig, type OperatorRig } from '../helpers/operator.js';
+import { alertRules, metricNames, panelQueries, RULES_FILE, substitute } from './monitoring.js';
 import { prometheusTools, runTool, type PrometheusTools } from './tools.js';
 
 /** Panel queries that may legitimately be empty in a healthy run, with the reason. */
@@ -38,12 +34,6 @@ const ALLOWED_EMPTY_WITHOUT_DEFAULT: Record<string, string> = {
   'SCIM error ratio (4xx, 5xx)/B': 'a healthy run answers no 5xx',
 };
 
-/** Whether the built CLI has `scimsync operator` (issue 8, branch h8op). */
-async function operatorAvailable(): Promise<boolean> {
-  const r = await runCli(['help'], cliEnv({}));
-  return /scimsync operator\b/.test(r.stdout);
-}
-
 // Wall time of the workload, for range queries and the rate window.
 const RATE_WINDOW = '2m';
 const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -51,13 +41,12 @@ const SCIM_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let tools: PrometheusTools;
-let db: TestDatabase;
+let rig: OperatorRig;
 let scimsync: CliProcess;
 let prometheus: ChildProcess | undefined;
 let promLog = '';
 let promUrl = '';
 let tmp = '';
-let withOperator = false;
 let workloadStart = 0;
 /** The scimsync Prometheus scrapes. */
 let scimsyncBase = '';
@@ -93,7 +82,7 @@ async function waitForQuery(query: string, test: (v: number[]) => boolean, what:
   throw new Error(`timed out waiting for ${what} (${query}); last answer: ${JSON.stringify(last)}\nprometheus log:\n${promLog.slice(-2000)}\nscimsync stderr:\n${scimsync?.stderr.slice(-2000)}`);
 }
 
-async function startPrometheus(scimsyncPort: number): Promise<void> {
+async function startPrometheus(targets: number[]): Promise<void> {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'scimsync-prom-'));
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
@@ -107,7 +96,7 @@ async function startPrometheus(scimsyncPort: number): Promise<void> {
     'scrape_configs:',
     '  - job_name: scimsync',
     '    static_configs:',
-    `      - targets: ["127.0.0.1:${scimsyncPort}"]`,
+    `      - targets: [${targets.map((p) => `"127.0.0.1:${p}"`).join(', ')}]`,
     '',
   ].join('\n');
   await writeFile(path.join(tmp, 'prometheus.yml'), config);
@@ -175,19 +164,16 @@ async function workload(base: string, token: string, revokedToken: string): Prom
 
 beforeAll(async () => {
   tools = await prometheusTools();
-  withOperator = await operatorAvailable();
-  db = await createTestDatabase();
+  // The operator rig: fake apiserver, test database, `scimsync operator` child process.
+  rig = await startOperatorRig();
+  const db = rig.db;
+  const operator = await rig.startOperator('operator-0', { LOG_LEVEL: 'warn' });
   const port = await freePort();
   scimsync = startCli(['start'], cliEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RECONCILER_POLL_MS: '200' }));
   const base = `http://127.0.0.1:${port}`;
   scimsyncBase = base;
   await waitForOk(`${base}/readyz`, scimsync, 30_000);
-  if (withOperator) {
-    // OPERATOR: start `scimsync operator` against test/fakeApiserver here and add its
-    // /metrics endpoint to the scrape targets; until then the operator panels cannot be proven.
-    throw new Error('`scimsync operator` exists: start it against the fake apiserver in test/deploy/live.test.ts so its panels are proven');
-  }
-  await startPrometheus(port);
+  await startPrometheus([port, operator.port]);
   const org = await findOrganization(db.pool, 'demo');
   const { token } = await createToken(db.pool, org!.id);
   const old = await createToken(db.pool, org!.id, { description: 'rotated away' });
@@ -196,6 +182,10 @@ beforeAll(async () => {
   // Let Prometheus see every series before the workload moves them.
   await waitForQuery('scimsync_queue_depth', (v) => v.length > 0, 'a first scrape');
   await waitForQuery('count(scimsync_target_requests_total{target="postgres",operation="revoke"})', (v) => v.length > 0, 'the target created by the first full pass');
+  await waitForQuery('sum(scimsync_operator_leader)', (v) => v[0] === 1, 'an operator leader');
+  // The operator handles a ScimConfig: organization, token Secret, Ready condition.
+  rig.fake.create('scimconfigs', scimConfig('acme', { organization: 'acme' }));
+  await eventually(() => condition(rig.fake.get('scimconfigs', 'default', 'acme'), 'Ready')?.status === 'True', 10_000, 'ScimConfig acme Ready');
   await workload(`${base}/scim/v2/demo`, token, old.token);
   // The reconciler applies the four revocations to the default postgres target.
   await waitForQuery('sum(scimsync_target_requests_total{operation="revoke",outcome="success"})', (v) => v[0] >= 4, 'four revocations applied');
@@ -206,6 +196,8 @@ beforeAll(async () => {
   const again = await fetch(`${base}/scim/v2/demo/Users`, { headers: { authorization: `Bearer ${old.token}` } });
   expect(again.status).toBe(401);
   await waitForQuery('sum(scimsync_scim_auth_failures_total{reason="revoked",organization="demo"})', (v) => v[0] >= 2, 'two revoked-token requests scraped');
+  await waitForQuery('sum(scimsync_operator_reconcile_total)', (v) => v[0] >= 1, 'operator reconciles scraped');
+  await waitForQuery('min(scimsync_organization_ready{organization="acme"})', (v) => v[0] === 1, 'acme Ready in the reconciler');
   // Two more scrapes and rule evaluations after the last change.
   await sleep(2500);
 }, 180_000);
@@ -218,7 +210,7 @@ afterAll(async () => {
     if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
   }
   await killAllCli();
-  await db?.drop();
+  await rig?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
@@ -231,10 +223,8 @@ const VARIABLE_SETS = [
 describe('every dashboard panel query returns data from a live scimsync', () => {
   for (const vars of VARIABLE_SETS) {
     for (const q of queries) {
-      const operator = metricNames(q.expr).some(isOperatorMetric);
       const key = `${q.panel}/${q.refId}`;
-      it(`${vars.label}: ${key}`, async (ctx) => {
-        if (operator && !withOperator) ctx.skip(); // no `scimsync operator` in this build: see the header
+      it(`${vars.label}: ${key}`, async () => {
         const expr = substitute(q.expr, { rateInterval: RATE_WINDOW, organization: vars.organization, job: '.*scimsync.*' });
         const r = q.instant ? await instant(expr) : await range(expr);
         expect(r.status, `${expr}: ${r.errorType} ${r.error}`).toBe('success');
@@ -266,11 +256,11 @@ describe('every dashboard panel query returns data from a live scimsync', () => 
     expect(await one('Organizations not Ready')).toEqual([0]);
     expect(await one('Held revocations')).toEqual([0]);
     const age = await instant(first('Time since last full sync'));
-    expect(age.data!.result.map((r) => r.metric.organization)).toEqual(['demo']);
+    expect(age.data!.result.map((r) => r.metric.organization).sort()).toEqual(['acme', 'demo']);
     expect(values(age)[0]).toBeGreaterThanOrEqual(0);
     expect(values(age)[0]).toBeLessThan(120);
     const drift = await instant(first('Drift by organization'));
-    expect(drift.data!.result.map((r) => r.metric.organization)).toEqual(['demo']);
+    expect(drift.data!.result.map((r) => r.metric.organization).sort()).toEqual(['acme', 'demo']);
     const p99 = await instant(queries.find((x) => x.panel.startsWith('Provisioning latency') && x.refId === 'C')!.expr.replaceAll('$__rate_interval', RATE_WINDOW));
     const revoke = p99.data!.result.find((r) => r.metric.operation === 'revoke');
     expect(Number(revoke?.value?.[1])).toBeLessThan(30); // well inside the SLO of ScimsyncRevocationsSlow
@@ -287,7 +277,6 @@ describe('every alert expression, evaluated by a live Prometheus', () => {
 
   it.each(rules.map((r) => [r.alert, r] as const))('%s selects only metrics scimsync exports', async (_name, rule) => {
     for (const name of metricNames(rule.expr)) {
-      if (isOperatorMetric(name) && !withOperator) continue; // see the header
       const r = await instant(`count(${name})`);
       expect(r.status).toBe('success');
       expect(values(r)[0], `no series named ${name} (alert ${rule.alert})`).toBeGreaterThan(0);
