@@ -50,6 +50,8 @@ let tmp = '';
 let workloadStart = 0;
 /** The scimsync Prometheus scrapes. */
 let scimsyncBase = '';
+/** The operator Prometheus scrapes. */
+let operatorBase = '';
 
 interface PromResult {
   status: string;
@@ -168,6 +170,7 @@ beforeAll(async () => {
   rig = await startOperatorRig();
   const db = rig.db;
   const operator = await rig.startOperator('operator-0', { LOG_LEVEL: 'warn' });
+  operatorBase = `http://127.0.0.1:${operator.port}`;
   const port = await freePort();
   scimsync = startCli(['start'], cliEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RECONCILER_POLL_MS: '200' }));
   const base = `http://127.0.0.1:${port}`;
@@ -301,8 +304,11 @@ describe('every alert expression, evaluated by a live Prometheus', () => {
 });
 
 describe('promtool check metrics', () => {
-  it("finds nothing to fix in scimsync's own metrics (prom-client's process/nodejs defaults left out)", async () => {
-    const text = await (await fetch(`${scimsyncBase}/metrics`)).text();
+  it.each([
+    ['scimsync start', () => scimsyncBase, 'scimsync_organization_ready'],
+    ['scimsync operator', () => operatorBase, 'scimsync_operator_leader'],
+  ] as const)("finds nothing to fix in %s's own metrics (prom-client's process/nodejs defaults left out)", async (_name, base, family) => {
+    const text = await (await fetch(`${base()}/metrics`)).text();
     const own = text
       .split('\n')
       .filter((l) => {
@@ -310,7 +316,7 @@ describe('promtool check metrics', () => {
         return !!name && name.startsWith('scimsync_');
       })
       .join('\n');
-    expect(own).toContain('# TYPE scimsync_organization_ready gauge');
+    expect(own).toContain(`# TYPE ${family} gauge`);
     const r = await runTool(tools.promtool, ['check', 'metrics'], { input: `${own}\n` });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
