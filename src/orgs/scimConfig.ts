@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { describeIssues } from './describeIssues.js';
+import { pruneNonNullableNulls } from './pruneNulls.js';
 
 export const API_VERSION = 'scimsync.io/v1alpha1';
 export const KIND = 'ScimConfig';
@@ -31,59 +32,65 @@ export const duration = z
     return Math.round(Number(m[1]) * unit);
   });
 
+// Field descriptions are .describe() text: they become the CRD's descriptions (kubectl explain).
+
 /** Maps an IdP group (displayName, case-insensitively, or externalId) to an application role. */
 export const roleMapping = z.strictObject({
-  group: z.string().min(1),
-  role: z.string().min(1),
-  teams: z.array(z.string().min(1)).default([]),
+  group: z.string().min(1).describe('IdP group: displayName (case-insensitive) or externalId.'),
+  role: z.string().min(1).describe('Application role of its members.'),
+  teams: z.array(z.string().min(1)).default([]).describe('Application teams of its members.'),
 });
 
-const secretRef = z.strictObject({ name: z.string().min(1), key: z.string().min(1) });
+const secretRef = z
+  .strictObject({ name: z.string().min(1).describe('Secret name.'), key: z.string().min(1).describe('Key in the Secret.') })
+  .describe("A key of a Secret in the ScimConfig's namespace.");
 
 export const httpTargetSpec = z.strictObject({
-  baseUrl: z.string().url(),
-  /** The {organization} path segment; the organization slug when unset. */
-  organization: z.string().min(1).optional(),
-  /** Local mode: the bearer token itself, or the name of an environment variable holding it. */
-  token: z.string().min(1).optional(),
-  tokenEnv: z.string().min(1).optional(),
-  /** Kubernetes: a Secret key, mounted under RECONCILER_SECRETS_DIR/<name>/<key>. */
-  tokenSecretRef: secretRef.optional(),
-  timeout: duration.prefault('10s'),
-  maxRetries: z.number().int().min(0).max(20).default(5),
-  /** First retry delay; doubled per attempt, full jitter, capped at 10s. */
-  retryBaseDelay: duration.prefault('200ms'),
-  /** A Retry-After longer than this is not waited for in-process: the item is requeued instead. */
-  maxRetryAfter: duration.prefault('30s'),
-  pageSize: z.number().int().positive().max(10_000).default(500),
+  // An http(s) URL in both schemas: zod's url() and the apiserver's `format: uri` differ on others.
+  baseUrl: z
+    .string()
+    .url()
+    .regex(/^https?:\/\/[^/?#\s]+/, 'must be an http or https URL')
+    .describe('Base URL of the application\'s membership API (docs/target-http.md).'),
+  organization: z.string().min(1).optional().describe('The {organization} path segment; the organization slug when unset.'),
+  token: z.string().min(1).optional().describe('Local mode: the bearer token itself.'),
+  tokenEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding the bearer token.'),
+  tokenSecretRef: secretRef.optional().describe('The bearer token, from a Secret key.'),
+  timeout: duration.prefault('10s').describe('Per-request timeout.'),
+  maxRetries: z.number().int().min(0).max(20).default(5).describe('Retries of a failed call.'),
+  retryBaseDelay: duration.prefault('200ms').describe('First retry delay; doubled per attempt, full jitter, capped at 10s.'),
+  maxRetryAfter: duration.prefault('30s').describe('A Retry-After longer than this is not waited for in-process: the item is requeued.'),
+  pageSize: z.number().int().positive().max(10_000).default(500).describe('Members per page when listing.'),
 });
 
 export const postgresTargetSpec = z.strictObject({
-  /** The application's database; the scimsync database itself when unset. */
   connection: z
-    .strictObject({ url: z.string().min(1).optional(), urlEnv: z.string().min(1).optional(), urlSecretRef: secretRef.optional() })
-    .optional(),
-  /** Table name, optionally schema-qualified ("app.memberships"). Needs a unique key on (organization, email). */
-  table: z.string().min(1).default('app_memberships'),
+    .strictObject({
+      url: z.string().min(1).optional().describe('Local mode: the connection string.'),
+      urlEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding it.'),
+      urlSecretRef: secretRef.optional().describe('The connection string, from a Secret key.'),
+    })
+    .optional()
+    .describe("The application's database; scimsync's own when unset."),
+  table: z.string().min(1).default('app_memberships').describe('Table, optionally schema-qualified ("app.memberships"); needs a unique key on (organization, email).'),
   columns: z
     .strictObject({
       organization: z.string().min(1).default('organization'),
       email: z.string().min(1).default('email'),
       role: z.string().min(1).default('role'),
-      /** A text[] column; omit when the application has no teams. */
-      teams: z.string().min(1).nullable().default('teams'),
+      teams: z.string().min(1).nullable().default('teams').describe('A text[] column; null when the application has no teams.'),
       displayName: z.string().min(1).nullable().default(null),
       externalId: z.string().min(1).nullable().default(null),
     })
-    .prefault({}),
-  /** Value written to the organization column; the organization slug when unset. */
-  organizationValue: z.string().min(1).optional(),
-  pageSize: z.number().int().positive().max(10_000).default(1000),
+    .prefault({})
+    .describe('Column names of the membership table.'),
+  organizationValue: z.string().min(1).optional().describe('Value written to the organization column; the organization slug when unset.'),
+  pageSize: z.number().int().positive().max(10_000).default(1000).describe('Rows per page when listing.'),
 });
 
 export const targetSpec = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('http'), http: httpTargetSpec }),
-  z.strictObject({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}) }),
+  z.strictObject({ type: z.literal('http'), http: httpTargetSpec.describe('type http: a REST API the application implements.') }),
+  z.strictObject({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}).describe("type postgres: the application's membership table.") }),
 ]);
 
 /**
@@ -92,9 +99,9 @@ export const targetSpec = z.discriminatedUnion('type', [
  */
 export const revocationGuard = z.strictObject({
   enabled: z.boolean().default(true),
-  maxFraction: z.number().min(0).max(1).nullable().default(0.1),
-  maxCount: z.number().int().min(0).nullable().default(10),
-  window: duration.prefault('1h'),
+  maxFraction: z.number().min(0).max(1).nullable().default(0.1).describe('Fraction of the members; null: use maxCount only.'),
+  maxCount: z.number().int().min(0).nullable().default(10).describe('Number of members; null: use maxFraction only.'),
+  window: duration.prefault('1h').describe('Sliding window the limit applies to.'),
 });
 
 /**
@@ -103,25 +110,32 @@ export const revocationGuard = z.strictObject({
  * error, as the Kubernetes API server reports it under strict field validation, instead of a
  * typo that silently leaves a safety setting at its default.
  */
-export const scimConfigSpec = z
-  .strictObject({
-    organization: organizationSlug,
-    roleMappings: z.array(roleMapping).default([]),
-    defaultRole: z.string().min(1).default('member'),
-    /** allUsers: every active user is a member; mappedGroupsOnly: only users in a mapped group. */
-    membership: z.enum(['allUsers', 'mappedGroupsOnly']).default('allUsers'),
-    protectedMembers: z.array(z.string().min(1)).default([]),
-    revokeUnmanaged: z.boolean().default(false),
-    dryRun: z.boolean().default(false),
-    resyncInterval: duration.prefault('5m'),
-    revocationGuard: revocationGuard.prefault({}),
-    /** The application's memberships; the reference table app_memberships when unset. */
-    target: targetSpec.prefault({ type: 'postgres', postgres: {} }),
-    /** Operator: after `scimsync.io/rotate-token`, how long the previous token stays valid. */
-    tokenRotationGracePeriod: duration.prefault('1h'),
-    /** Operator, on deletion of the ScimConfig: keep the members in the target, or revoke them all (through the guard). */
-    onDelete: z.enum(['keep', 'revokeAll']).default('keep'),
-  });
+export const scimConfigSpec = z.strictObject({
+  organization: organizationSlug.describe('URL slug of the organization (/scim/v2/{organization}/); immutable.'),
+  roleMappings: z.array(roleMapping).default([]).describe('IdP group → application role and teams; the first match wins.'),
+  defaultRole: z.string().min(1).default('member').describe('Role of a member no mapping matches.'),
+  membership: z
+    .enum(['allUsers', 'mappedGroupsOnly'])
+    .default('allUsers')
+    .describe('allUsers: every active user is a member; mappedGroupsOnly: only users in a mapped group.'),
+  protectedMembers: z.array(z.string().min(1)).default([]).describe('Emails never revoked.'),
+  revokeUnmanaged: z.boolean().default(false).describe('Revoke members present in the target that were never provisioned.'),
+  dryRun: z.boolean().default(false).describe('Compute plans, apply nothing.'),
+  resyncInterval: duration.prefault('5m').describe('Full resync period (repairs drift made in the application).'),
+  revocationGuard: revocationGuard
+    .prefault({})
+    .describe('Revocations per window above the larger of maxCount and ceil(maxFraction × members) are held until approved.'),
+  target: targetSpec
+    .prefault({ type: 'postgres', postgres: {} })
+    .describe("The application's memberships; the reference table app_memberships when unset."),
+  tokenRotationGracePeriod: duration
+    .prefault('1h')
+    .describe('After the scimsync.io/rotate-token annotation changes, how long the previous token stays valid.'),
+  onDelete: z
+    .enum(['keep', 'revokeAll'])
+    .default('keep')
+    .describe('On deletion of the ScimConfig: keep the members in the target, or revoke them all (through the revocation guard).'),
+});
 
 /**
  * A whole document. metadata keeps every field a Kubernetes object carries (namespace, labels,
@@ -162,6 +176,7 @@ export function parseScimConfigs(text: string, source: string): ScimConfigDocume
     }
     const value = doc.toJS();
     if (value === null || value === undefined) return;
+    pruneNonNullableNulls(value, scimConfigDocument);
     const parsed = scimConfigDocument.safeParse(value);
     if (!parsed.success) {
       for (const problem of describeIssues(parsed.error.issues, scimConfigDocument)) problems.push(`${source} document ${i + 1}: ${problem}`);

@@ -29,7 +29,9 @@ export function toStructural(node: Schema, path = ''): Schema {
   }
   if (constant !== undefined) out.enum = [constant];
   if (typeof exclusiveMinimum === 'number') Object.assign(out, { minimum: exclusiveMinimum, exclusiveMinimum: true });
-  if (out.maximum === Number.MAX_SAFE_INTEGER) delete out.maximum; // zod's bound for .int(), not ours
+  // zod's bounds for .int(), not ours.
+  if (out.maximum === Number.MAX_SAFE_INTEGER) delete out.maximum;
+  if (out.minimum === Number.MIN_SAFE_INTEGER) delete out.minimum;
   if (anyOf) out = { ...out, ...fromAnyOf(anyOf as Schema[], path) };
   if (oneOf) out = { ...out, ...fromDiscriminatedUnion(oneOf as Schema[], path) };
   if (Array.isArray(out.type)) throw new Error(`${path}: a union of types ${JSON.stringify(out.type)} has no structural form`);
