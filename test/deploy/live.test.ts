@@ -150,6 +150,9 @@ async function workload(base: string, token: string, revokedToken: string): Prom
   expect(group.status).toBe(201);
   const add = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: ids.slice(6, 9).map((value) => ({ value })) }] });
   expect([200, 204]).toContain(add.status);
+  // A member value naming no user of the organization: skipped and counted (unknown members).
+  const unknown = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: '00000000-0000-4000-8000-000000000000' }] }] });
+  expect([200, 204]).toContain(unknown.status);
   const remove = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[0]}"]` }] });
   expect([200, 204]).toContain(remove.status);
   // Deprovisioning: three deactivated (Okta, Entra ID), one deleted.
