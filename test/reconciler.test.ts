@@ -100,8 +100,11 @@ describe('reconciler', () => {
     await addToGroup(db.pool, org, owners, a);
     await addToGroup(db.pool, org, platform, b);
     void c; // in no mapped group: not a member
-    await waitFor(() => target.members('mapped').length === 2 && target.members('mapped'), 5000, 'two members');
-    expect(target.members('mapped').map(({ email, role, teams }) => ({ email, role, teams }))).toEqual([
+    // a is granted as a member when it joins Engineering and updated to owner when it joins
+    // Owners: two changes, so wait for the final state, not just for two members.
+    const state = () => target.members('mapped').map(({ email, role, teams }) => ({ email, role, teams }));
+    await waitFor(() => state().length === 2 && state()[0]?.role === 'owner' && state(), 5000, 'two members, a an owner');
+    expect(state()).toEqual([
       { email: 'a@m.io', role: 'owner', teams: ['core', 'eng'] },
       { email: 'b@m.io', role: 'member', teams: ['eng'] },
     ]);
