@@ -41,6 +41,10 @@ export async function startOperatorRig(): Promise<OperatorRig> {
   const crd = parseYaml(readFileSync(path.join(ROOT, 'deploy/crds/scimconfigs.scimsync.io.yaml'), 'utf8')) as object;
   const validate = makeCrdValidator(crd);
   const fake = await startFakeApiserver({
+    // scimconfigs served without a schema: this rig validates (and defaults) through the
+    // validator below, which crdValidation switches off to stand for a cluster whose CRD
+    // predates the operator. (The fake's own CRD serving would prune unknown fields always.)
+    crds: [],
     namespaces: ['default', 'team-a', 'team-b', 'scimsync-system'],
     bookmarkIntervalMs: 500,
     validators: { scimconfigs: (obj, old) => (rig.crdValidation ? (validate(obj, old) as never) : []) },
