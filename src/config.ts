@@ -69,6 +69,12 @@ export const configSchema = z.object({
   RECONCILER_EVENTS_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   /** Where Kubernetes Secrets named by tokenSecretRef / urlSecretRef are mounted (<dir>/<name>/<key>). */
   RECONCILER_SECRETS_DIR: z.string().min(1).default('/var/run/secrets/scimsync'),
+  /**
+   * Where target credentials named by tokenSecretRef / urlSecretRef come from: files mounted
+   * under RECONCILER_SECRETS_DIR, or the Kubernetes API (a Secret in the ScimConfig's namespace,
+   * watched, so a rotated credential is used on the next call; never copied into Postgres).
+   */
+  TARGET_SECRETS: z.enum(['files', 'kubernetes']).default('files'),
   // ---- operator (`scimsync operator`, issue 8) ----
   /** Comma-separated namespaces whose ScimConfigs the operator watches; all namespaces when unset. */
   WATCH_NAMESPACES: z

@@ -5,6 +5,7 @@
 //   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import type { Server, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -20,7 +21,6 @@ import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
 import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
-import { startOperator } from './k8s/operator.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
 
@@ -43,6 +43,17 @@ Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see READ
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * How to run this CLI from the current directory: `./bin/scimsync.js` in a checkout (the
+ * README's form: it answers in about a second, where `npx scimsync` first installs the
+ * checkout into npm's cache, about 10 s), else the bin file's absolute path.
+ */
+function cliCommand(): string {
+  const bin = fileURLToPath(new URL('../bin/scimsync.js', import.meta.url));
+  const rel = path.relative(process.cwd(), bin);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? bin : `./${rel}`;
+}
 
 function endpointFor(config: Config) {
   const root = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${config.PORT}`;
@@ -138,7 +149,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
       for (const d of docs) {
         err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-        err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+        err(`  get a bearer token for it with:  ${cliCommand()} token create ${d.spec.organization}`);
       }
       await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
     } finally {
@@ -185,6 +196,9 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
   process.once('SIGINT', stop);
   if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
   try {
+    // Loaded here only: @kubernetes/client-node takes 1–5 s to import, which every other command
+    // (and the time until `start` handles SIGTERM) would otherwise pay.
+    const { startOperator } = await import('./k8s/operator.js');
     return await withDatabase(config, log, async (pool) => {
       registerProcessMetrics('operator');
       const operator = startOperator(
@@ -204,6 +218,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
           watchdogMs: config.OPERATOR_WATCHDOG_MS,
           statusRefreshMs: config.OPERATOR_STATUS_REFRESH_MS,
           secretsDir: config.RECONCILER_SECRETS_DIR,
+          targetSecrets: config.TARGET_SECRETS,
         },
         controller.signal,
       );

@@ -30,6 +30,7 @@ describe('scimsync operator', () => {
     rig.fake.create('scimconfigs', scimConfig('acme', { organization: 'acme' }));
     const ready = await eventually(() => condition(get('acme'), 'Ready')?.status === 'True' && get('acme'), 5000, 'Ready');
     const elapsed = Date.now() - started;
+    process.stderr.write(`operator apply → Ready (Secret written): ${elapsed} ms\n`);
     expect(elapsed).toBeLessThan(2000);
     const s = secret('acme');
     expect(s?.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('scimsync');
@@ -121,6 +122,7 @@ describe('scimsync operator', () => {
     rig.fake.delete('scimconfigs', 'default', 'gone');
     await eventually(async () => (await scimStatus(ingress, 'gone', token)) === 401, 5000, '401');
     const toFirst401 = Date.now() - started;
+    process.stderr.write(`operator delete → first SCIM 401: ${toFirst401} ms\n`);
     expect(toFirst401).toBeLessThan(2000);
     // Our finalizer goes; the other one stays, so the object is still there (Terminating).
     const terminating = await eventually(() => {
@@ -158,26 +160,56 @@ describe('scimsync operator', () => {
     await eventually(() => !get('second', 'team-b'), 5000, 'loser gone');
     expect(await scimStatus(ingress, 'shared', token)).toBe(200);
   });
+});
 
-  it('an invalid spec the apiserver let through → Ready=False InvalidSpec naming the field, one Event', async () => {
-    // A CRD without a structural schema for spec (x-kubernetes-preserve-unknown-fields), or
-    // older than the operator: the apiserver stores what the operator must refuse.
-    rig.crdValidation = false;
-    let c;
-    try {
-      rig.fake.create('scimconfigs', scimConfig('typo', { organization: 'typo', roleMapping: [{ group: 'g', role: 'r' }] }));
-      c = await eventually(() => condition(get('typo'), 'Ready')?.reason === 'InvalidSpec' && condition(get('typo'), 'Ready'), 5000);
-    } finally {
-      rig.crdValidation = true;
-    }
-    expect(c.status).toBe('False');
-    expect(c.message).toContain('spec.roleMapping');
-    expect(c.message).toContain('roleMappings');
-    expect(condition(get('typo'), 'Synced')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-    expect(secret('typo')).toBeUndefined();
-    expect(await findOrganization(rig.db.pool, 'typo')).toBeUndefined();
-    await eventually(() => rig.fake.list('events', 'default').some((e) => (e.regarding as { name: string }).name === 'typo'), 5000, 'InvalidSpec Event');
-    const reasons = rig.fake.list('events', 'default').filter((e) => (e.regarding as { name: string }).name === 'typo').map((e) => e.reason);
-    expect(reasons).toEqual(['InvalidSpec']);
+describe('scimsync operator: annotations and onDelete', () => {
+  const members = async (org: string) =>
+    (await rig.db.pool.query<{ email: string }>(`select email from app_memberships where organization = $1::text order by email`, [org])).rows.map((r) => r.email);
+  const seed = async (org: string, emails: string[]) => {
+    for (const e of emails) await rig.db.pool.query(`insert into app_memberships (organization, email, role) values ($1::text, $2::text, 'member')`, [org, e]);
+  };
+
+  it('approve-revocations approves held revocations and queues a pass; requested-sync-at queues a full pass; both echoed', async () => {
+    rig.fake.create('scimconfigs', scimConfig('ann', { organization: 'ann' }));
+    await eventually(() => condition(get('ann'), 'Ready')?.status === 'True', 5000);
+    const org = (await findOrganization(rig.db.pool, 'ann'))!;
+    await rig.db.pool.query(`insert into reconcile_holds (organization_id, email, reason) values ($1::uuid, 'a@x.test', 'deprovisioned'), ($1::uuid, 'b@x.test', 'deprovisioned')`, [org.id]);
+    rig.fake.patch('scimconfigs', 'default', 'ann', { metadata: { labels: { poke: '1' } } });
+    const held = await eventually(() => condition(get('ann'), 'RevocationsHeld')?.status === 'True' && get('ann'), 5000, 'RevocationsHeld');
+    expect((held.status as { counts: { heldRevocations: number } }).counts.heldRevocations).toBe(2);
+    expect(condition(held, 'Ready')).toMatchObject({ status: 'False', reason: 'RevocationsHeld' });
+    await eventually(() => eventReasons('ann').includes('RevocationsHeld'), 5000, 'RevocationsHeld Event');
+    await rig.db.pool.query(`delete from reconcile_queue where organization_id = $1::uuid`, [org.id]);
+    rig.fake.patch('scimconfigs', 'default', 'ann', { metadata: { annotations: { 'scimsync.io/approve-revocations': 'ok-1', 'scimsync.io/requested-sync-at': '2026-12-01T00:00:00Z' } } });
+    const after = await eventually(() => (get('ann')?.status as { lastHandledApproval?: string })?.lastHandledApproval === 'ok-1' && get('ann'), 5000, 'approval handled');
+    expect((after.status as { lastHandledReconcileAt?: string }).lastHandledReconcileAt).toBe('2026-12-01T00:00:00Z');
+    const { rows } = await rig.db.pool.query<{ n: number }>(`select count(*)::int as n from reconcile_holds where organization_id = $1::uuid and approved_at is not null`, [org.id]);
+    expect(rows[0].n).toBe(2);
+    const queued = await rig.db.pool.query(`select 1 from reconcile_queue where organization_id = $1::uuid and user_id is null`, [org.id]);
+    expect(queued.rowCount).toBe(1);
+    expect(condition(after, 'Ready')?.status).toBe('True'); // nothing unapproved is held now
+  });
+
+  it('onDelete revokeAll revokes the members (protected ones kept) through the guard; held ones keep the object until approved', async () => {
+    rig.fake.create('scimconfigs', scimConfig('ra', { organization: 'ra', onDelete: 'revokeAll', protectedMembers: ['boss@x.test'], revocationGuard: { maxCount: 2, maxFraction: null } }));
+    await eventually(() => condition(get('ra'), 'Ready')?.status === 'True', 5000);
+    await seed('ra', ['a@x.test', 'b@x.test', 'boss@x.test', 'c@x.test', 'd@x.test']);
+    rig.fake.delete('scimconfigs', 'default', 'ra');
+    // Two revocations fit the guard's window; the other two are held and the object stays.
+    await eventually(() => condition(get('ra'), 'RevocationsHeld')?.status === 'True', 5000, 'held on delete');
+    expect(await members('ra')).toHaveLength(3);
+    expect(get('ra')?.metadata.finalizers).toContain('scimsync.io/revoke-token');
+    rig.fake.patch('scimconfigs', 'default', 'ra', { metadata: { annotations: { 'scimsync.io/approve-revocations': 'yes' } } });
+    await eventually(() => !get('ra'), 5000, 'object gone after approval');
+    expect(await members('ra')).toEqual(['boss@x.test']);
+  });
+
+  it('onDelete keep (the default) leaves the members in the target', async () => {
+    rig.fake.create('scimconfigs', scimConfig('kp', { organization: 'kp' }));
+    await eventually(() => condition(get('kp'), 'Ready')?.status === 'True', 5000);
+    await seed('kp', ['a@x.test', 'b@x.test']);
+    rig.fake.delete('scimconfigs', 'default', 'kp');
+    await eventually(() => !get('kp'), 5000, 'object gone');
+    expect(await members('kp')).toEqual(['a@x.test', 'b@x.test']);
   });
 });

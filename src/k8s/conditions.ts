@@ -54,6 +54,6 @@ export function conditionChanged(before: readonly Condition[] | undefined, after
  */
 export function readyCondition(parts: readonly ConditionInput[], generation: number | undefined): ConditionInput {
   const failing = parts.find((p) => p.type !== 'RevocationsHeld' && p.status === 'False') ?? parts.find((p) => p.type === 'RevocationsHeld' && p.status === 'True');
-  if (!failing) return { type: 'Ready', status: 'True', reason: 'Ready', message: 'token issued and organization synced', observedGeneration: generation };
+  if (!failing) return { type: 'Ready', status: 'True', reason: 'Ready', message: 'organization claimed and its token issued', observedGeneration: generation };
   return { type: 'Ready', status: 'False', reason: failing.reason, message: failing.message, observedGeneration: generation };
 }

@@ -12,16 +12,19 @@ import { scimConfigSpec, type ResolvedScimConfigSpec } from '../orgs/scimConfig.
 import { withMemberLock, performOp, recordOps, type ApplyContext } from '../reconciler/apply.js';
 import { addHolds, approveHolds, approvedEmails, reserveRevocation } from '../reconciler/guard.js';
 import { deleteOrganization, findOrganization } from '../store/orgs.js';
-import { makeTargetResolver, normalizeEmail } from '../targets/index.js';
+import { makeTargetResolver, normalizeEmail, type SecretReader } from '../targets/index.js';
 import { GROUP, mergePatch, PLURAL, VERSION } from './client.js';
 import { setConditions } from './conditions.js';
 import type { ReconcileDeps, ReconcileOutcome } from './reconcile.js';
 import { ANNOTATIONS, FINALIZER, regardingOf, type ScimConfigObject } from './scimConfigObject.js';
 import { writeStatus } from './status.js';
 
+/** Target credentials for onDelete revokeAll: mounted files, or the API (TARGET_SECRETS=kubernetes). */
+export type FinalizeDeps = ReconcileDeps & { secretsDir?: string; readSecret?: SecretReader };
+
 /** Revokes every member of the target through the guard; returns the emails held. */
-async function revokeAllMembers(deps: ReconcileDeps & { secretsDir: string }, organizationId: string, slug: string, spec: ResolvedScimConfigSpec): Promise<string[]> {
-  const targets = makeTargetResolver({ pool: deps.pool, secretsDir: deps.secretsDir });
+async function revokeAllMembers(deps: FinalizeDeps & { secretsDir: string }, organizationId: string, slug: string, spec: ResolvedScimConfigSpec): Promise<string[]> {
+  const targets = makeTargetResolver({ pool: deps.pool, secretsDir: deps.secretsDir, readSecret: deps.readSecret });
   try {
     const target = await targets.targetFor({ slug, spec });
     const keep = new Set(spec.protectedMembers.map(normalizeEmail));
@@ -56,7 +59,7 @@ async function removeFinalizer(deps: ReconcileDeps, obj: ScimConfigObject): Prom
   );
 }
 
-export async function finalizeScimConfig(deps: ReconcileDeps & { secretsDir?: string }, obj: ScimConfigObject): Promise<ReconcileOutcome> {
+export async function finalizeScimConfig(deps: FinalizeDeps, obj: ScimConfigObject): Promise<ReconcileOutcome> {
   if (!obj.metadata.finalizers?.includes(FINALIZER)) return { result: 'success' };
   const ref = `${obj.metadata.namespace}/${obj.metadata.name}`;
   const parsed = scimConfigSpec.safeParse(obj.spec);

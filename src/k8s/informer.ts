@@ -25,6 +25,7 @@ export interface InformerOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   watch: Watch;
   labelSelector?: string;
+  fieldSelector?: string;
   onEvent: (event: InformerEvent, obj: T) => void;
   log: Logger;
   watchdogMs: number;
@@ -34,6 +35,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 export interface SupervisedInformer<T extends KubernetesObject> {
   synced(): boolean;
   list(): readonly T[];
+  get(name: string, namespace?: string): T | undefined;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,8 @@ const isAbort = (err: unknown) => {
 };
 
 export function startInformer<T extends KubernetesObject>(o: InformerOptions<T>): SupervisedInformer<T> {
-  const lw = new ListWatch<T>(o.path, o.watch, o.list, false, o.labelSelector);
+  const lw = new ListWatch<T>(o.path, o.watch, o.list, false, o.labelSelector, o.fieldSelector);
+  watchRestartsTotal.inc({ resource: o.resource }, 0); // the series exists before the first restart
   const log = o.log.child({ informer: o.resource });
   let stopped = false;
   let hasSynced = false;
@@ -129,6 +132,7 @@ export function startInformer<T extends KubernetesObject>(o: InformerOptions<T>)
   return {
     synced: () => hasSynced,
     list: () => lw.list(),
+    get: (name, namespace) => lw.get(name, namespace),
     async stop() {
       stopped = true;
       clearInterval(watchdog);

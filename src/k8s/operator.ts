@@ -12,7 +12,9 @@ import { apiMessage, GROUP, makeKubeClients, PLURAL, VERSION, type KubeClients }
 import { makeEventRecorder } from './events.js';
 import { startInformer, type SupervisedInformer } from './informer.js';
 import { makeLeaderElector, type LeaseTimings } from './lease.js';
-import { reconcileScimConfig, type ReconcileDeps } from './reconcile.js';
+import type { FinalizeDeps } from './finalize.js';
+import { reconcileScimConfig } from './reconcile.js';
+import { makeKubernetesSecretReader } from './secretReader.js';
 import { keyOf, MANAGED_BY_SELECTOR } from './scimConfigObject.js';
 import { makeWorkQueue, runWorkers } from './workQueue.js';
 
@@ -31,6 +33,7 @@ export interface OperatorOptions extends LeaseTimings {
   watchdogMs: number;
   statusRefreshMs: number;
   secretsDir: string;
+  targetSecrets: 'files' | 'kubernetes';
   /** Reconciles running at once (controller-runtime MaxConcurrentReconciles). */
   workers?: number;
 }
@@ -88,7 +91,9 @@ export function startOperator(o: OperatorOptions, signal: AbortSignal): RunningO
   const queue = makeWorkQueue(undefined, (n) => operatorQueueDepth.set(n));
   const informers = makeInformers({ ...o, log }, clients, (key) => queue.add(key));
   const elector = makeLeaderElector({ ...o, custom: clients.custom, namespace: o.leaseNamespace, name: o.leaseName, identity, log });
-  const deps: ReconcileDeps & { secretsDir: string } = {
+  // onDelete revokeAll calls the target: its credentials as the reconciler reads them.
+  const secrets = o.targetSecrets === 'kubernetes' ? makeKubernetesSecretReader({ db: o.pool, log, kubeconfig: o.kubeconfig }) : undefined;
+  const deps: FinalizeDeps = {
     clients,
     pool: o.pool,
     log,
@@ -96,6 +101,7 @@ export function startOperator(o: OperatorOptions, signal: AbortSignal): RunningO
     endpointFor: o.endpointFor,
     statusRefreshMs: o.statusRefreshMs,
     secretsDir: o.secretsDir,
+    readSecret: secrets?.read,
   };
   operatorLeader.set(0);
 
@@ -137,6 +143,7 @@ export function startOperator(o: OperatorOptions, signal: AbortSignal): RunningO
     await workers;
     await elector.release();
     await stopInformers();
+    await secrets?.close();
     return 'stopped';
   };
 

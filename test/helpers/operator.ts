@@ -8,7 +8,6 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../../src/store/embedded.js';
 import { startFakeApiserver, type FakeApiserver, type KObject } from '../fakeApiserver/index.js';
-import { makeCrdValidator } from '../fakeApiserver/validateCrd.js';
 import { cliEnv, ROOT, sleep, startCli, waitForOk, type CliProcess } from './cli.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -23,11 +22,6 @@ export const SHORT_LEASE = {
 
 export interface OperatorRig {
   fake: FakeApiserver;
-  /**
-   * CRD schema validation on ScimConfig writes (default true). Off, the fake behaves like a
-   * cluster whose CRD predates the operator's schema: what the operator itself must refuse.
-   */
-  crdValidation: boolean;
   db: TestDatabase;
   kubeconfig: string;
   /** Starts an operator replica; resolves once its /readyz answers 200 (informers synced). */
@@ -37,9 +31,20 @@ export interface OperatorRig {
   close(): Promise<void>;
 }
 
-export async function startOperatorRig(): Promise<OperatorRig> {
-  const crd = parseYaml(readFileSync(path.join(ROOT, 'deploy/crds/scimconfigs.scimsync.io.yaml'), 'utf8')) as object;
-  const validate = makeCrdValidator(crd);
+/**
+ * The CRD the fake serves: deploy/crds/ as it is (schema, defaults, CEL enforced), or with
+ * `permissiveSpec` one whose spec has no schema (x-kubernetes-preserve-unknown-fields), as a
+ * CRD installed before the operator's schema would be: what the operator itself must refuse.
+ */
+function crdFor(permissiveSpec: boolean): object {
+  const crd = parseYaml(readFileSync(path.join(ROOT, 'deploy/crds/scimconfigs.scimsync.io.yaml'), 'utf8')) as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] };
+  };
+  if (permissiveSpec) for (const v of crd.spec.versions) v.schema.openAPIV3Schema.properties.spec = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  return crd;
+}
+
+export async function startOperatorRig(opts: { permissiveSpec?: boolean } = {}): Promise<OperatorRig> {
   const fake = await startFakeApiserver({
     // scimconfigs served without a schema: this rig validates (and defaults) through the
     // validator below, which crdValidation switches off to stand for a cluster whose CRD
@@ -47,7 +52,7 @@ export async function startOperatorRig(): Promise<OperatorRig> {
     crds: [],
     namespaces: ['default', 'team-a', 'team-b', 'scimsync-system'],
     bookmarkIntervalMs: 500,
-    validators: { scimconfigs: (obj, old) => (rig.crdValidation ? (validate(obj, old) as never) : []) },
+    crds: [crdFor(opts.permissiveSpec ?? false)],
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-operator-'));
   const kubeconfig = path.join(dir, 'kubeconfig.yaml');
@@ -55,7 +60,6 @@ export async function startOperatorRig(): Promise<OperatorRig> {
   const db = await createTestDatabase();
   const rig: OperatorRig = {
     fake,
-    crdValidation: true,
     db,
     kubeconfig,
     async startOperator(name, env = {}) {
