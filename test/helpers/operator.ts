@@ -46,10 +46,6 @@ function crdFor(permissiveSpec: boolean): object {
 
 export async function startOperatorRig(opts: { permissiveSpec?: boolean } = {}): Promise<OperatorRig> {
   const fake = await startFakeApiserver({
-    // scimconfigs served without a schema: this rig validates (and defaults) through the
-    // validator below, which crdValidation switches off to stand for a cluster whose CRD
-    // predates the operator. (The fake's own CRD serving would prune unknown fields always.)
-    crds: [],
     namespaces: ['default', 'team-a', 'team-b', 'scimsync-system'],
     bookmarkIntervalMs: 500,
     crds: [crdFor(opts.permissiveSpec ?? false)],
