@@ -27,6 +27,11 @@ export const configSchema = z.object({
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
+  /**
+   * Apply pending migrations when a command starts. The Helm chart sets false and runs
+   * `scimsync migrate` as a hook Job instead; /readyz answers 503 while any is pending.
+   */
+  MIGRATE_ON_START: bool.default(true),
   /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */
   RECONCILER_ENABLED: bool.default(true),
   /** Identifies this reconciler in reconcile_queue.locked_by and events; host:pid when unset. */

@@ -41,11 +41,11 @@ function endpointFor(config: Config) {
   return (org: string) => `${root}/scim/v2/${org}`;
 }
 
-/** Runs fn with a migrated database and pool, releasing both afterwards. */
+/** Runs fn with a database (migrated unless MIGRATE_ON_START=false) and pool, releasing both afterwards. */
 async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(config, log);
   try {
-    await migrate(db.url, log);
+    if (config.MIGRATE_ON_START) await migrate(db.url, log);
     const pool = makePool(db.url, config.DATABASE_POOL_SIZE);
     try {
       return await fn(pool, db);
@@ -184,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await start(rest, config, log);
       case 'migrate':
-        return await withDatabase(config, log, async () => 0);
+        return await withDatabase({ ...config, MIGRATE_ON_START: true }, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
       case 'reconcile':
