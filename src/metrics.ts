@@ -22,6 +22,13 @@ export const scimRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const scimAuthFailuresTotal = new Counter({
+  name: 'scimsync_scim_auth_failures_total',
+  help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',
+  labelNames: ['organization', 'reason'] as const,
+  registers: [registry],
+});
+
 // ---- Reconciler -------------------------------------------------------------------------
 // (issue 3 adds its metrics below)
 
@@ -90,6 +97,13 @@ export const revocationsHeld = new Gauge({
 export const lastFullSync = new Gauge({
   name: 'scimsync_last_full_sync_timestamp_seconds',
   help: 'Unix time the last full resync of the organization finished.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
+export const organizationReady = new Gauge({
+  name: 'scimsync_organization_ready',
+  help: 'Whether the organization is Ready: 1 when its last full pass completed without error and no organization pass is failing, else 0 (sampled from the database by each reconciler).',
   labelNames: ['organization'] as const,
   registers: [registry],
 });
