@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // test/deploy runs with `npm run test:deploy` (vitest.deploy.config.ts): it fetches helm and Prometheus.
-    exclude: ['test/deploy/**', '**/node_modules/**'],
+    // test/deploy runs with `npm run test:deploy` (vitest.deploy.config.ts).
+    exclude: ['test/deploy/**', 'node_modules/**'],
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

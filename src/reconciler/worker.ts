@@ -83,6 +83,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
   const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
+  // Every kind × result series exists from start (at 0): an error rate reads 0, not "no data",
+  // and the first error shows as an increase.
+  for (const kind of ['user', 'organization']) for (const result of ['success', 'error', 'terminal', 'requeue', 'aborted']) reconcileTotal.inc({ kind, result }, 0);
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
