@@ -328,6 +328,15 @@ describe('RBAC', () => {
     expect(named(all, 'ClusterRole', 'rel-scimsync-ingress')).toBeUndefined();
   });
 
+  it('grants the same rules as the plain manifests of deploy/rbac.yaml', () => {
+    const manifests = parseManifests(readFileSync(path.join(ROOT, 'deploy/rbac.yaml'), 'utf8')) as Role[];
+    const plain = (kind: string, component: string) => manifests.filter((o) => o.kind === kind && o.metadata.labels?.['app.kubernetes.io/component'] === component).flatMap((r) => r.rules);
+    const all = rendered.default!;
+    expect(rulesOf(all, 'ClusterRole', 'rel-scimsync-operator')).toEqual(plain('ClusterRole', 'operator'));
+    expect(rulesOf(all, 'Role', 'rel-scimsync-operator-leader-election')).toEqual(plain('Role', 'operator'));
+    expect(rulesOf(all, 'ClusterRole', 'rel-scimsync-reconciler')).toEqual(plain('ClusterRole', 'reconciler'));
+  });
+
   it('aggregated ClusterRoles: admin/edit manage ScimConfigs; view reads them and their status and never Secrets', () => {
     const all = rendered.default!;
     const view = named(all, 'ClusterRole', 'rel-scimsync-view') as Role;
@@ -407,14 +416,18 @@ describe('values.schema.json refuses bad values at install', () => {
   it('a wrong type (--set ingress.replicas=abc)', () => refused(['ingress.replicas=abc'], /\/ingress\/replicas': got string, want integer/));
   it('a misspelt key at any depth', async () => {
     await refused(['ingres.replicas=2'], /additional properties 'ingres' not allowed/);
-    await refused(['operator.leaderElection.leaseDurtion=15s'], /additional properties 'leaseDurtion' not allowed/);
+    await refused(['operator.leaderElection.leaseDurtionSeconds=15'], /additional properties 'leaseDurtionSeconds' not allowed/);
     await refused(['metrics.serviceMonitor.additonalLabels.release=x'], /additional properties 'additonalLabels' not allowed/);
   });
   it('a value outside its enum or pattern', async () => {
     await refused(['logLevel=loud'], /logLevel/);
     await refused(['service.type=Headless'], /service\/type/);
-    await refused(['operator.leaderElection.leaseDuration=15'], /leaseDuration/);
+    await refused(['operator.leaderElection.leaseDurationSeconds=15s'], /leaseDurationSeconds': got string, want integer/);
     await refused(['networkPolicy.enabled=yes'], /networkPolicy\/enabled': got string, want boolean/);
+  });
+  it("leader election timings client-go would refuse (leaseDuration > renewDeadline > 1.2 × retryPeriod)", async () => {
+    await refused(['operator.leaderElection.renewDeadlineSeconds=15'], /client-go's rule/);
+    await refused(['operator.leaderElection.retryPeriodSeconds=9'], /client-go's rule/);
   });
   it('ServiceMonitor and PodMonitor together', () => refused(['metrics.serviceMonitor.enabled=true', 'metrics.podMonitor.enabled=true'], /podMonitor\/enabled': value must be false/));
 });
@@ -426,7 +439,9 @@ describe('NOTES.txt', () => {
     const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
     expect(notes).toContain('kind: ScimConfig');
     expect(notes).toContain('kubectl apply');
-    expect(notes).toMatch(/get secret .* base64 -d/s);
+    // The token Secret the CRD's status names (status.tokenSecretName), decoded once.
+    expect(notes).toContain(`-o jsonpath='{.status.tokenSecretName}'`);
+    expect(notes).toContain(`get secret "$secret" -o jsonpath='{.data.token}' | base64 -d`);
     // The objects of a dry-run install are the same as helm template's.
     expect(parseManifests(r.stdout.slice(r.stdout.indexOf('---'), r.stdout.indexOf('NOTES:'))).length).toBeGreaterThan(10);
   });

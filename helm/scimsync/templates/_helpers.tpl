@@ -252,6 +252,10 @@ organizations are given), so it never creates the demo organization it makes wit
 {{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled -}}
 {{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled are exclusive: Prometheus would scrape every pod twice" -}}
 {{- end -}}
+{{- $le := .Values.operator.leaderElection -}}
+{{- if or (le (int $le.leaseDurationSeconds) (int $le.renewDeadlineSeconds)) (le (mul $le.renewDeadlineSeconds 10) (mul $le.retryPeriodSeconds 12)) -}}
+{{- fail "operator.leaderElection: leaseDurationSeconds must exceed renewDeadlineSeconds, which must exceed 1.2 × retryPeriodSeconds (client-go's rule)" -}}
+{{- end -}}
 {{- if and .Values.combined.enabled (not .Values.reconciler.enabled) -}}
 {{- fail "combined.enabled runs the reconciler inside the ingress: reconciler.enabled must stay true" -}}
 {{- end -}}
