@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config.js';
+import { parseScimConfigs } from '../../src/orgs/scimConfig.js';
 import { CHART_FILES } from '../../scripts/sync-chart-files.mjs';
 import { byKind, CHART, CI_VALUES, helm, named, NAMESPACE, parseManifests, RELEASE, render, ROOT, type K8sObject } from './helpers/helm.js';
 import { validateObject } from './helpers/validate.js';
@@ -246,7 +247,9 @@ describe('parts', () => {
     expect(svc.spec.selector['app.kubernetes.io/component']).toBe('combined');
     // The organization of the values becomes a ScimConfig file; its target Secret is mounted where the reconciler reads it.
     const cm = named(all, 'ConfigMap', 'rel-scimsync-organizations') as K8sObject & { data: Record<string, string> };
-    expect(parse(cm.data['acme.yaml']!)).toMatchObject({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', spec: { organization: 'acme' } });
+    // The pods read it with the app's own strict parser.
+    const [doc] = parseScimConfigs(cm.data['acme.yaml']!, 'acme.yaml');
+    expect(doc).toMatchObject({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', spec: { organization: 'acme', target: { type: 'http' } } });
     expect(container(combined).volumeMounts).toContainEqual({ name: 'target-acme-target', mountPath: '/var/run/secrets/scimsync/acme-target', readOnly: true });
   });
 
@@ -429,7 +432,57 @@ describe('values.schema.json refuses bad values at install', () => {
     await refused(['operator.leaderElection.renewDeadlineSeconds=15'], /client-go's rule/);
     await refused(['operator.leaderElection.retryPeriodSeconds=9'], /client-go's rule/);
   });
+  it('misspelt fields inside Kubernetes-typed values (securityContext, tolerations, spread constraints, env, network peers)', async () => {
+    await refused(['securityContext.readOnlyRootFilesytem=true'], /\/securityContext': additional properties 'readOnlyRootFilesytem' not allowed/);
+    await refused(['podSecurityContext.runAsNonroot=true'], /additional properties 'runAsNonroot' not allowed/);
+    await refused(['ingress.tolerations[0].key=a', 'ingress.tolerations[0].operater=Exists'], /additional properties 'operater' not allowed/);
+    await refused(['operator.topologySpreadConstraints[0].maxSkew=1', 'operator.topologySpreadConstraints[0].topologyKey=zone', 'operator.topologySpreadConstraints[0].whenUnsatisfiable=Sometimes'], /whenUnsatisfiable/);
+    await refused(['extraEnv[0].nam=X'], /additional properties 'nam' not allowed/);
+    await refused(['networkPolicy.databaseTo[0].ipblock.cidr=10.0.0.0/8'], /additional properties 'ipblock' not allowed/);
+  });
   it('ServiceMonitor and PodMonitor together', () => refused(['metrics.serviceMonitor.enabled=true', 'metrics.podMonitor.enabled=true'], /podMonitor\/enabled': value must be false/));
+});
+
+describe('values.schema.json', () => {
+  // Objects left open on purpose: Kubernetes-typed internals the API server validates
+  // (selectors, affinity terms, valueFrom, profiles) and ScimConfig documents, which the app
+  // validates strictly when it reads them (src/orgs/scimConfig.ts).
+  const OPEN = new Set([
+    '/properties/global',
+    '/properties/organizations/items',
+    '/properties/organizations/items/properties/spec',
+    '/$defs/envVar/properties/valueFrom',
+    '/$defs/topologySpreadConstraint/properties/labelSelector',
+    '/$defs/affinity/properties/nodeAffinity',
+    '/$defs/affinity/properties/podAffinity',
+    '/$defs/affinity/properties/podAntiAffinity',
+    '/$defs/networkPolicyPeer/properties/namespaceSelector',
+    '/$defs/networkPolicyPeer/properties/podSelector',
+    ...['securityContext', 'podSecurityContext'].flatMap((d) => ['appArmorProfile', 'seLinuxOptions', 'windowsOptions'].map((f) => `/$defs/${d}/properties/${f}`)),
+  ]);
+
+  it('closes every object (additionalProperties: false, or a typed map) except the listed Kubernetes internals', () => {
+    const schema = JSON.parse(readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
+    const open: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (!node || typeof node !== 'object') return;
+      const n = node as Record<string, unknown>;
+      if (n.type === 'object' && n.additionalProperties !== false && typeof n.additionalProperties !== 'object' && !OPEN.has(at)) open.push(at);
+      for (const [k, v] of Object.entries(n)) {
+        if (k === 'properties' || k === '$defs') for (const [pk, pv] of Object.entries(v as object)) walk(pv, `${at}/${k}/${pk}`);
+        else if (k === 'items' || k === 'then' || k === 'if') walk(v, `${at}/${k}`);
+        else if (k === 'oneOf' || k === 'anyOf') (v as unknown[]).forEach((x, i) => walk(x, `${at}/${k}/${i}`));
+      }
+    };
+    walk(schema, '');
+    expect(open).toEqual([]);
+  });
+
+  it('the default values.yaml is valid against it (helm checks this on every render) and names every top-level key', () => {
+    const schema = JSON.parse(readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')) as { properties: object };
+    const values = parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as object;
+    expect(Object.keys(schema.properties).filter((k) => k !== 'global').sort()).toEqual(Object.keys(values).sort());
+  });
 });
 
 describe('NOTES.txt', () => {
