@@ -29,6 +29,13 @@ export const scimAuthFailuresTotal = new Counter({
   registers: [registry],
 });
 
+export const scimUnknownMembersTotal = new Counter({
+  name: 'scimsync_scim_unknown_members_total',
+  help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 // ---- Reconciler -------------------------------------------------------------------------
 // (issue 3 adds its metrics below)
 

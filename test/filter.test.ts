@@ -139,7 +139,10 @@ describe('parseFilter', () => {
     ['emails[foo eq "x"]', /unknown sub-attribute 'foo' of 'emails' at position 7/],
     ['emails[]', /expected an attribute path, 'not' or '\(', found '\]' at position 7/],
     ['emails[type eq "work"', /expected '\]' to close '\[' at position 6/],
-    ['emails[type eq "work"].value eq "x"', /unexpected '.value' at position 22: a filter cannot select a sub-attribute after '\]'/],
+    ['emails[type eq "work"].foo eq "x"', /unknown sub-attribute 'foo' of 'emails' at position 23/],
+    ['emails[type eq "work"]. eq "x"', /expected a sub-attribute of 'emails' after '\]'/],
+    ['emails[type eq "work"].value', /expected an operator .* after 'emails.value', found end of input/],
+    ['emails[type eq "work"].primary co "t"', /needs a string attribute/],
     ['emails[type[value eq "x"]]', /value filters cannot be nested/],
     ['userName[value eq "x"]', /'userName' at position 0 is not a complex attribute/],
     ['name eq "x"', /'name' at position 5 is a complex attribute/],
@@ -297,6 +300,14 @@ describe('evaluateFilter', () => {
     ['meta.version eq "W/\\"3\\""', true],
     ['meta.resourceType eq "user"', false], // caseExact
     ['userName eq "x" or (active eq true and emails[primary eq true])', true],
+    // Entra's work-email lookup: attr[f].sub op v reads as attr[f and sub op v].
+    ['emails[type eq "work"].value eq "ALICE@corp.com"', true],
+    ['emails[type eq "work"].value eq "alice@home.org"', false], // that address is not the work one
+    ['emails[type eq "home"].value ew "@home.org"', true],
+    ['emails[type eq "work"].primary eq "True"', true],
+    ['emails[type eq "home"].primary pr', false],
+    ['name[givenName eq "Alice"].familyName eq "liddell"', true],
+    ['not (emails[type eq "work"].value eq "alice@corp.com")', false],
   ];
   it.each(cases)('%s → %s', (text, expected) => {
     expect(evaluateFilter(parseFilter(text, USER_RESOURCE), alice)).toBe(expected);

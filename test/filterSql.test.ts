@@ -230,6 +230,13 @@ describe('filterToSql on scim_users', () => {
     ['emails.type eq "work" and emails.value ew "@corp.com"', ['alice@example.com', 'bob@example.com', 'frank_x@example.com']],
     ['emails[type eq "work" and primary eq true]', ['alice@example.com', 'frank_x@example.com']],
     ['emails[primary eq false]', ['frank_x@example.com']],
+    // Entra's lookup when a tenant matches on work email (read as emails[type eq "work" and value eq …]).
+    ['emails[type eq "work"].value eq "BOB@other.com"', ['bob@example.com']],
+    ['emails[type eq "work"].value eq "bob@corp.com"', []], // bob's corp address is his home one
+    ['emails[type eq "work"].value ew "@corp.com"', ['alice@example.com', 'frank_x@example.com']],
+    ['emails[type eq "work"].primary eq "True"', ['alice@example.com', 'frank_x@example.com']],
+    ['phoneNumbers[type eq "mobile"].value pr', ['erin%@example.com']],
+    ['name[familyName eq "employee"].givenName eq "judy"', ['Judy@Example.com']],
     ['emails[primary ne true]', ['alice@example.com', 'bob@example.com', 'Dave@Example.COM', 'erin%@example.com', 'frank_x@example.com', 'Judy@Example.com']],
     ['emails[not (type eq "work")]', ['alice@example.com', 'bob@example.com', 'erin%@example.com']],
     ['emails.type ne "work"', ['carol@example.com', 'erin%@example.com', 'heidi@example.com']],
@@ -252,6 +259,9 @@ describe('filterToSql on scim_users', () => {
     [`${ENT}:employeeNumber gt "40"`, ['frank_x@example.com', 'Judy@Example.com']], // strings: "7" > "40"
     [`${ENT}:manager.value eq "m-1"`, ['alice@example.com']],
     [`${ENT}:manager eq "m-1"`, ['alice@example.com']],
+    // Entra's older job joins extension attributes with a dot (Microsoft, "Known issues … SCIM 2.0 protocol compliance").
+    [`${ENT}.manager.value eq "m-1"`, ['alice@example.com']],
+    [`${ENT}.department eq "engineering"`, ['bob@example.com']],
     ['meta.lastModified gt "2024-03-15T00:00:00Z"', ['Dave@Example.COM', 'erin%@example.com', 'frank_x@example.com', 'heidi@example.com', 'Judy@Example.com']],
     ['meta.lastModified gt "2024-02-01T10:00:00.123456Z"', except('alice@example.com', 'bob@example.com')],
     ['meta.lastModified ge "2024-02-01T10:00:00.123456Z"', except('alice@example.com')],
@@ -316,6 +326,8 @@ describe('filterToSql on scim_groups', () => {
     ['members eq "{Judy@Example.com}"', ['Sales Team']],
     ['members[value eq "{bob@example.com}" and type eq "user"]', ['Admins']],
     ['members[type eq "Group"]', ['Sales Team']],
+    ['members[type eq "User"].value eq "{Judy@Example.com}"', ['Sales Team']],
+    ['members[type eq "Group"].value eq "{alice@example.com}"', []],
     ['members[value eq "{Admins}"]', ['Sales Team']],
     ['members.display eq "alice liddell"', ['Admins', 'Sales Team']],
     ['members.display eq "judy@example.com"', ['Sales Team']],

@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 let srv: TestServer;
 let target: HttpTargetServer;
@@ -92,4 +93,47 @@ describe('SCIM → reconciler → HTTP target', () => {
     expect(target.writes('acme').every((w) => w.headers.authorization === 'Bearer app-token' && w.headers['idempotency-key'])).toBe(true);
     expect(target.members('acme')).toEqual([]);
   });
+
+  // Issue 7, item 1: Entra deprovisions with the deactivation and a manager removal through a
+  // value filter in ONE PATCH. A 400 on the filter used to reject the whole request: the user
+  // stayed active and kept access while Entra retried forever.
+  it('Entra: Replace active "False" + Remove manager[value eq id] revokes access and clears the manager', async () => {
+    const mine = () => target.writes('acme').filter((w) => w.email === 'sam.roe@acme.example');
+    const boss = await srv.scim('/Users', { method: 'POST', body: { schemas: [USER], userName: 'boss@acme.example', active: true } });
+    const created = await srv.scim('/Users', {
+      method: 'POST',
+      body: { schemas: [USER, ENTERPRISE], userName: 'sam.roe@acme.example', externalId: 's-1', active: 'True', [ENTERPRISE]: { manager: boss.body.id } },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const group = await srv.scim('/Groups?filter=displayName+eq+%22Acme+Admins%22&excludedAttributes=members');
+    const gid = group.body.Resources[0].id;
+    await srv.scim(`/Groups/${gid}`, { method: 'PATCH', body: { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ $ref: null, value: id }] }] } });
+    await until(() => mine().some((w) => w.method === 'PUT' && w.body.role === 'admin'));
+
+    const entra = await srv.scim(`/Users/${id}`, {
+      method: 'PATCH',
+      body: {
+        schemas: [PATCH],
+        Operations: [
+          { op: 'Replace', path: 'active', value: 'False' },
+          { op: 'Remove', path: `${ENTERPRISE}:manager[value eq "${boss.body.id}"]` },
+        ],
+      },
+    });
+    expect(entra.status, entra.text).toBe(204);
+    await until(() => mine().some((w) => w.method === 'DELETE'));
+    const after = await srv.scim(`/Users/${id}`);
+    expect(after.body.active).toBe(false);
+    expect(after.body[ENTERPRISE]?.manager).toBeUndefined();
+    expect(target.members('acme').map((m) => m.email)).not.toContain('sam.roe@acme.example');
+  });
 });
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the target');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

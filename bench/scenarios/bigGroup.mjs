@@ -36,6 +36,13 @@ async function run(sys, org, ids, budgetMs, fill) {
   return { adds, gets, removes, filled, addedByPatch: Math.min(added, ids.length) };
 }
 
+/** Root POST /.search {"count":1} beside the big group (issue 7): the page, not the organization, sets the cost. */
+async function rootSearches(sys, org) {
+  const times = [];
+  for (let i = 0; i < REPEAT; i++) times.push(await timed(() => scim(sys, org, 'POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], count: 1 })));
+  return times;
+}
+
 export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
   const N = P.bigGroup;
   say(`5: seeding ${N} users for the big group`);
@@ -47,6 +54,7 @@ export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
     throw new Error('ours ran out of its 10-minute budget for scenario 5');
   });
   say(`5: ours adds median ${median(o.adds).toFixed(0)} ms max ${Math.max(...o.adds).toFixed(0)} ms`);
+  const oSearch = await rootSearches(ours, 's5');
 
   say('5: peer (adds bounded to 120 s)');
   const budget = P.bigGroup > 10_000 ? 120_000 : 60_000;
@@ -71,6 +79,7 @@ export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
     row({ scenario: 5, metric: `add-1,000-members PATCH, median over ${N} members`, unit: 'ms', better: 'lower', ours: median(o.adds), limit: median(ladds), peer: median(p.adds), target: 'each ≤200 ms', met: within(o.adds) }),
     row({ scenario: 5, metric: `add-1,000-members PATCH, max${peerNote}`, unit: 'ms', better: 'lower', ours: Math.max(...o.adds), limit: Math.max(...ladds), peer: Math.max(...p.adds), target: 'each ≤200 ms', met: within(o.adds) }),
     row({ scenario: 5, metric: `GET /Groups/{id}?excludedAttributes=members at ${N}, max of ${REPEAT}`, unit: 'ms', better: 'lower', ours: Math.max(...o.gets), peer: Math.max(...p.gets), target: '≤200 ms', met: within(o.gets) }),
+    row({ scenario: 5, metric: `root POST /.search {"count":1} beside the ${N}-member group (${N} users), max of ${REPEAT}`, unit: 'ms', better: 'lower', ours: Math.max(...oSearch) }),
     row({ scenario: 5, metric: `remove-1-member PATCH at ${N}, max of ${REPEAT}`, unit: 'ms', better: 'lower', ours: Math.max(...o.removes), limit: Math.max(...lremoves), peer: Math.max(...p.removes), target: '≤200 ms', met: within(o.removes) }),
   ];
 }

@@ -7,7 +7,7 @@ import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { bearerAuth } from './auth.js';
 import { discoveryRouter } from './discovery.js';
-import { errorMiddleware, notFoundRoute } from './errors.js';
+import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
 import { usersRouter } from './users.js';
 
@@ -115,6 +115,9 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   scim.use('/', discoveryRouter(pool, options));
   scim.use(notFoundRoute);
   app.use('/scim/v2/:org', scim);
+  // /scim, /scim/v2 and anything else under /scim that names no organization: still a SCIM
+  // client talking, so a SCIM 404 rather than express's HTML page.
+  app.use('/scim', noOrganizationRoute);
   app.use(errorMiddleware);
   return app;
 }

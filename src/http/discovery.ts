@@ -1,14 +1,12 @@
-// /ServiceProviderConfig, /ResourceTypes, /Schemas (RFC 7644 §4) and root /.search (§3.4.3).
+// /ServiceProviderConfig, /ResourceTypes, /Schemas (RFC 7644 §4), root /.search (§3.4.3, rootSearch.ts).
 import { Router } from 'express';
 import { findResourceType, findSchema, resourceTypeDoc, schemaDoc, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound } from '../scim/errors.js';
-import { parseListParams, searchRequest } from '../scim/listParams.js';
-import { ALL_SCHEMAS, GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, RESOURCE_TYPES, USER_RESOURCE } from '../scim/schemas.js';
+import { ALL_SCHEMAS, LIST_RESPONSE_SCHEMA, RESOURCE_TYPES } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { ScimError } from '../scim/errors.js';
 import { baseUrl, sendScim } from './respond.js';
-import { listUsersResponse } from './users.js';
-import { listGroupsResponse } from './groups.js';
+import { rootSearch } from './rootSearch.js';
 import type { HttpOptions } from './app.js';
 
 const list = (resources: unknown[]) => ({
@@ -39,29 +37,7 @@ export function discoveryRouter(pool: Pool, opts: HttpOptions): Router {
     sendScim(res, 200, schemaDoc(s, baseUrl(req, opts.publicUrl)));
   });
 
-  // Root search over both resource types: users first, then groups, paged as one list.
-  r.post('/.search', async (req, res) => {
-    const body = searchRequest(req.body);
-    const orgId = req.auth!.organizationId;
-    const per = async (rt: typeof USER_RESOURCE) => {
-      try {
-        return parseListParams({ ...body, startIndex: 1, count: opts.maxResults }, rt, opts);
-      } catch (err) {
-        // An attribute only one resource type has: the other contributes no results.
-        if (err instanceof ScimError && err.scimType === 'invalidFilter' && /unknown attribute/i.test(err.detail)) return undefined;
-        throw err;
-      }
-    };
-    const page = parseListParams(body, USER_RESOURCE, opts);
-    if (page.cursor !== undefined) throw new ScimError(400, 'invalidValue', 'cursor paging is not supported on the root /.search; search /Users or /Groups');
-    const [pu, pg] = [await per(USER_RESOURCE), await per(GROUP_RESOURCE)];
-    if (!pu && !pg) throw new ScimError(400, 'invalidFilter', 'the filter names attributes neither Users nor Groups have');
-    const users = pu ? ((await listUsersResponse(pool, req, opts, pu, orgId)).Resources as unknown[]) : [];
-    const groups = pg ? ((await listGroupsResponse(pool, req, opts, pg, orgId)).Resources as unknown[]) : [];
-    const all = [...users, ...groups];
-    const slice = all.slice(page.startIndex - 1, page.startIndex - 1 + page.count);
-    sendScim(res, 200, { schemas: [LIST_RESPONSE_SCHEMA], totalResults: all.length, itemsPerPage: slice.length, startIndex: page.startIndex, Resources: slice });
-  });
+  r.post('/.search', (req, res) => rootSearch(pool, req, res, opts));
 
   r.all('/Bulk', () => {
     throw new ScimError(501, undefined, 'bulk operations are not supported (see bulk.supported in /ServiceProviderConfig)');

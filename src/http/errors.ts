@@ -3,15 +3,14 @@
 // is logged with the request id and never sent.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ScimError } from '../scim/errors.js';
-import { ConflictError, InvalidMemberError, NotFoundError, VersionMismatchError } from '../store/errors.js';
-import { SCIM_CONTENT_TYPE } from './respond.js';
+import { ConflictError, NotFoundError, VersionMismatchError } from '../store/errors.js';
+import { sendScimJson } from './respond.js';
 
 export function toScimError(err: unknown): ScimError | undefined {
   if (err instanceof ScimError) return err;
   if (err instanceof NotFoundError) return new ScimError(404, undefined, `${err.resourceType} "${err.id}" not found`);
   if (err instanceof ConflictError) return new ScimError(409, 'uniqueness', err.message);
   if (err instanceof VersionMismatchError) return new ScimError(412, undefined, err.message);
-  if (err instanceof InvalidMemberError) return new ScimError(400, 'invalidValue', err.message);
   // body-parser errors carry a `type` and an HTTP status (express.json()).
   const e = err as { type?: string; status?: number; message?: string; limit?: number; expose?: boolean };
   if (e?.type === 'entity.too.large') return new ScimError(413, undefined, `request body exceeds the ${e.limit ?? ''} byte limit; see maxPayloadSize in /ServiceProviderConfig`.replace('the  byte', 'the byte'));
@@ -29,7 +28,7 @@ export function toScimError(err: unknown): ScimError | undefined {
 }
 
 export function sendScimError(res: Parameters<RequestHandler>[1], err: ScimError): void {
-  res.status(err.status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(err.toJSON()));
+  sendScimJson(res as Parameters<typeof sendScimJson>[0], err.status, err.toJSON());
 }
 
 export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
@@ -48,4 +47,10 @@ export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
 /** 404 for any path under the SCIM root that no route answers. */
 export const notFoundRoute: RequestHandler = (req, res) => {
   sendScimError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${req.path}`));
+};
+
+/** 404 for a path under /scim that names no organization ("/scim/v2", "/scim/v1/acme/Users"). */
+export const noOrganizationRoute: RequestHandler = (req, res) => {
+  const path = req.originalUrl.split('?')[0];
+  sendScimError(res, new ScimError(404, undefined, `no SCIM endpoint ${req.method} ${path}: SCIM lives under /scim/v2/{organization}/`));
 };

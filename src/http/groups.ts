@@ -9,8 +9,26 @@ import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, update
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
 import { listResponse, listRoutes, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
+import { scimUnknownMembersTotal } from '../metrics.js';
 
 const rt = GROUP_RESOURCE;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Counts and logs the member values a write skipped (GroupRow.unknownMembers): the request
+ * succeeded for the known members, and the operator sees what the IdP referred to. Only
+ * uuid-shaped values are logged: anything else is client text and may be an email address.
+ */
+function reportUnknownMembers(req: Request, row: GroupRow): void {
+  const unknown = row.unknownMembers ?? [];
+  if (!unknown.length) return;
+  scimUnknownMembersTotal.inc({ organization: req.auth!.organization }, unknown.length);
+  const ids = unknown.filter((v) => UUID.test(v));
+  req.log.warn(
+    { groupId: row.id, unknown: unknown.length, ids: ids.slice(0, 20), notUuids: unknown.length - ids.length },
+    'skipped group members that are not Users or Groups of this organization',
+  );
+}
 
 export async function renderGroups(pool: Pool, req: Request, opts: HttpOptions, rows: GroupRow[], p: Pick<ListParams, 'attributes' | 'excludedAttributes'>) {
   const base = baseUrl(req, opts.publicUrl);
@@ -43,6 +61,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
   r.post('/', async (req, res) => {
     const resource = normalizeResource(rt, req.body, 'create');
     const row = await createGroup(pool, req.auth!.organizationId, resource, extractMembers(req.body));
+    reportUnknownMembers(req, row);
     res.setHeader('Location', `${baseUrl(req, opts.publicUrl)}/Groups/${row.id}`);
     sendScim(res, 201, await one(req, row), etagOf(row.version));
   });
@@ -59,6 +78,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
       resource,
       members: { replaceAll: members, add: [], remove: [] },
     }));
+    reportUnknownMembers(req, row);
     sendScim(res, 200, await one(req, row), etagOf(row.version));
   });
 
@@ -67,6 +87,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
       const result = applyPatch(rt, cur.resource, req.body);
       return { resource: result.changed ? result.resource : undefined, members: result.members };
     });
+    reportUnknownMembers(req, row);
     await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
   });
 

@@ -2,7 +2,11 @@
 import type { Request, Response } from 'express';
 import { preconditionFailed } from '../scim/errors.js';
 
-export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+/**
+ * RFC 7644 §8.1: "application/scim+json", exactly. Some clients compare the header literally,
+ * and JSON is UTF-8 by definition (RFC 8259 §8.1), so no charset parameter is sent.
+ */
+export const SCIM_CONTENT_TYPE = 'application/scim+json';
 
 export const etagOf = (version: string) => `W/"${version}"`;
 
@@ -15,9 +19,18 @@ export const metaOf = (row: { id: string; created: string; lastModified: string;
   version: etagOf(row.version),
 });
 
+/**
+ * Writes a JSON body as application/scim+json. A Buffer, not a string: express's res.send
+ * appends "; charset=utf-8" to the Content-Type of every string body.
+ */
+export function sendScimJson(res: Response, status: number, body: unknown): void {
+  res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.send(Buffer.from(JSON.stringify(body), 'utf8'));
+}
+
 export function sendScim(res: Response, status: number, body: unknown, etag?: string): void {
   if (etag) res.setHeader('ETag', etag);
-  res.status(status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(body));
+  sendScimJson(res, status, body);
 }
 
 /** The versions an If-Match header accepts, or undefined when any version will do. */

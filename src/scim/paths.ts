@@ -25,7 +25,9 @@ export function splitSchemaPrefix(rt: ResourceTypeDef, raw: string): [string | u
   for (const id of schemaIds(rt)) {
     const l = id.toLowerCase();
     if (lower === l) return [id, ''];
-    if (lower.startsWith(l + ':')) return [id, raw.slice(id.length + 1)];
+    // "urn:…:enterprise:2.0:User.department": the old Entra job (customappsso) put a dot where
+    // RFC 7644 §3.10 has a colon (Microsoft: "Known issues … SCIM 2.0 protocol compliance").
+    if (lower.startsWith(l + ':') || lower.startsWith(l + '.')) return [id, raw.slice(id.length + 1)];
   }
   return [undefined, raw];
 }

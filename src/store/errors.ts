@@ -20,11 +20,3 @@ export class VersionMismatchError extends Error {
     this.name = 'VersionMismatchError';
   }
 }
-
-/** A member reference that names no User or Group of the organization. */
-export class InvalidMemberError extends Error {
-  constructor(readonly ids: string[]) {
-    super(`members ${ids.slice(0, 5).map((i) => `"${i}"`).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''} are not Users or Groups of this organization`);
-    this.name = 'InvalidMemberError';
-  }
-}

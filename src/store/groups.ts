@@ -6,13 +6,18 @@
 import type { Pool, PoolClient, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
 import { writeBatched } from './groupWriter.js';
-import { InvalidMemberError, NotFoundError, VersionMismatchError } from './errors.js';
+import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { listRows, type ListPage, type ListQuery } from './list.js';
 import { GROUPS_SQL } from './filterSql.js';
 
 export interface GroupRow {
   id: string;
+  /**
+   * Set by writes: member values this request named for adding that are no User or Group of
+   * the organization and were skipped (the caller counts and logs them).
+   */
+  unknownMembers?: string[];
   displayName: string;
   resource: Record<string, unknown>;
   version: string;
@@ -65,18 +70,26 @@ export async function getGroup(db: Queryable, organizationId: string, id: string
 interface Touched {
   users: string[];
   groups: boolean;
+  /** Member values named for adding that are no User or Group of the organization (skipped). */
+  unknown: string[];
 }
+
+const noneTouched = (): Touched => ({ users: [], groups: false, unknown: [] });
 
 /**
  * Adds members, resolving each id to its type in the same statement (one round trip: inside
  * a batch every statement is paid per request). An id that is not a live User or Group of
- * the organization fails the request and then nothing is inserted.
+ * the organization (or not a uuid at all) is skipped and reported in `touched.unknown`: an
+ * IdP's member list is its truth, and refusing the whole request would withhold the known
+ * members and make the IdP retry forever (Okta group push racing a failed user assignment;
+ * Microsoft's collection, "Group patch add member"). docs/scim.md, "Groups and members".
  */
 async function insertMembers(client: PoolClient, organizationId: string, groupId: string, refs: MemberRef[], touched: Touched) {
   if (!refs.length) return;
-  const ids = [...new Set(refs.map((r) => r.value))];
-  const bad = ids.filter((id) => !UUID.test(id));
-  if (bad.length) throw new InvalidMemberError(bad);
+  const all = [...new Set(refs.map((r) => r.value))];
+  const ids = all.filter((id) => UUID.test(id));
+  touched.unknown.push(...all.filter((id) => !UUID.test(id)));
+  if (!ids.length) return;
   const { rows } = await client.query<{ id: string; type: string | null }>(
     `with w as (
        select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
@@ -85,16 +98,15 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
          left join scim_groups g on g.id = w.id and g.organization_id = $2::uuid),
      ins as (
        insert into scim_group_members (group_id, member_id, member_type, organization_id)
-       select $1::uuid, w.id, w.type, $2::uuid from w where not exists (select 1 from w where w.type is null)
+       select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null
        on conflict do nothing returning member_id, member_type)
      select member_id::text as id, member_type as type from ins
      union all
      select w.id::text, null from w where w.type is null`,
     [groupId, organizationId, ids],
   );
-  const missing = rows.filter((r) => r.type === null).map((r) => r.id);
-  if (missing.length) throw new InvalidMemberError(missing);
-  noteTouched(rows as { id: string; type: string }[], touched);
+  touched.unknown.push(...rows.filter((r) => r.type === null).map((r) => r.id));
+  noteTouched(rows.filter((r) => r.type !== null) as { id: string; type: string }[], touched);
 }
 
 function noteTouched(rows: { id: string; type: string }[], touched: Touched) {
@@ -106,7 +118,7 @@ function noteTouched(rows: { id: string; type: string }[], touched: Touched) {
 
 /** Applies member changes: removeAll/replaceAll first, then removals, then additions. */
 async function applyMemberChanges(client: PoolClient, organizationId: string, groupId: string, ch: MemberChanges): Promise<Touched> {
-  const touched: Touched = { users: [], groups: false };
+  const touched = noneTouched();
   const del = async (extra: string, params: unknown[]) => {
     const { rows } = await client.query<{ id: string; type: string }>(
       `delete from scim_group_members where group_id = $1::uuid ${extra} returning member_id as id, member_type as type`,
@@ -142,10 +154,10 @@ export async function createGroup(pool: Pool, organizationId: string, resource: 
       [organizationId, c.displayName, c.externalId, JSON.stringify(resource)],
     );
     const row = rows[0]!;
-    const touched: Touched = { users: [], groups: false };
+    const touched = noneTouched();
     await insertMembers(client, organizationId, row.id, members, touched);
     await markTouched(client, organizationId, touched, false);
-    return row;
+    return { ...row, unknownMembers: touched.unknown };
   });
 }
 
@@ -194,9 +206,10 @@ async function writeGroup(
   if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
   const ch = change(current);
   const renamed = isRename(ch, current);
-  const touched = ch.members ? await applyMemberChanges(client, organizationId, current.id, ch.members) : { users: [], groups: false };
-  if (!renamed && !touched.users.length && !touched.groups) return current;
-  return markAndBump(client, organizationId, current.id, touched, renamed ? ch.resource : undefined);
+  const touched = ch.members ? await applyMemberChanges(client, organizationId, current.id, ch.members) : noneTouched();
+  // Always a fresh unknownMembers: the row returned is the next batched request's `current`.
+  if (!renamed && !touched.users.length && !touched.groups) return { ...current, unknownMembers: touched.unknown };
+  return { ...(await markAndBump(client, organizationId, current.id, touched, renamed ? ch.resource : undefined)), unknownMembers: touched.unknown };
 }
 
 /**
@@ -239,6 +252,16 @@ export async function deleteGroup(pool: Pool, organizationId: string, id: string
 
 export async function listGroups(db: Queryable, organizationId: string, q: ListQuery): Promise<ListPage<GroupRow>> {
   return listRows<GroupRow>(db, { target: GROUPS_SQL, from: 'scim_groups g', live: 'true', select: SELECT }, organizationId, q);
+}
+
+/** Groups by id (any order; missing ids are left out), for a page of the root /.search. */
+export async function getGroupsByIds(db: Queryable, organizationId: string, ids: string[]): Promise<GroupRow[]> {
+  if (!ids.length) return [];
+  const { rows } = await db.query<GroupRow>(
+    `select ${SELECT} from scim_groups g where g.organization_id = $1::uuid and g.id = any($2::uuid[])`,
+    [organizationId, ids],
+  );
+  return rows;
 }
 
 /** Members of a page of groups, with display names, in one query. */

@@ -71,6 +71,8 @@ const conflictDetail = (userName: string) => `userName "${userName}" is already 
  * Creates a user. A POST for the userName of an *inactive* user re-provisions that user
  * (same id, resource replaced) instead of answering 409: IdPs that re-enable someone they
  * deactivated by POSTing again would otherwise loop on 409 (RFC 7644 §3.3 leaves it open).
+ * When the POST's externalId differs from the inactive user's, it is another person with a
+ * reused address: the re-provisioned user starts with no group memberships (isAnotherPerson).
  * Returns the row and whether it was re-provisioned.
  */
 export async function createUser(pool: Pool, organizationId: string, resource: Record<string, unknown>): Promise<{ row: UserRow; reprovisioned: boolean }> {
@@ -92,9 +94,34 @@ export async function createUser(pool: Pool, organizationId: string, resource: R
     const existing = await findLiveByUserName(client, organizationId, c.userName);
     if (!existing || existing.active) throw new ConflictError(conflictDetail(c.userName));
     const row = await writeUser(client, organizationId, existing.id, resource);
+    if (isAnotherPerson(existing.resource.externalId, c.externalId)) await dropMemberships(client, row.id);
     await markForReconcile(client, organizationId, [row.id]);
     return { row, reprovisioned: true };
   });
+}
+
+/**
+ * Whether a re-provisioning POST is for someone else than the inactive user it revives: both
+ * carry an externalId (the IdP's own id for the person, RFC 7643 §3.1) and they differ — an
+ * address reused for a new hire. That person must not inherit the previous one's groups.
+ * Without an externalId on either side nothing tells them apart, and memberships stay (an IdP
+ * re-enabling the same person). externalId is caseExact, so the comparison is too.
+ */
+function isAnotherPerson(previous: unknown, next: string | null): boolean {
+  return typeof previous === 'string' && next !== null && previous !== next;
+}
+
+/**
+ * Removes every group membership of a user; those groups change too (meta.version and
+ * lastModified, RFC 7644 §3.14), so their versions are bumped.
+ */
+async function dropMemberships(client: PoolClient, userId: string): Promise<void> {
+  await client.query(
+    `with gone as (delete from scim_group_members where member_id = $1::uuid returning group_id)
+     update scim_groups g set version = g.version + 1, last_modified = clock_timestamp()
+      where g.id in (select group_id from gone)`,
+    [userId],
+  );
 }
 
 async function writeUser(client: PoolClient, organizationId: string, id: string, resource: Record<string, unknown>): Promise<UserRow> {
@@ -142,13 +169,7 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
     const current = await getUser(client, organizationId, id, true);
     checkVersion(current, ifMatch);
     await client.query(`update scim_users set deleted_at = clock_timestamp(), active = false where id = $1::uuid`, [id]);
-    // Membership changes are changes to the groups too (meta.version / lastModified).
-    await client.query(
-      `with gone as (delete from scim_group_members where member_id = $1::uuid returning group_id)
-       update scim_groups g set version = g.version + 1, last_modified = clock_timestamp()
-        where g.id in (select group_id from gone)`,
-      [id],
-    );
+    await dropMemberships(client, id);
     await markForReconcile(client, organizationId, [id]);
   });
 }
@@ -156,6 +177,17 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
   const select = withGroups ? `${SELECT}, ${SELECT_GROUPS}` : SELECT;
   return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
+}
+
+/** Live users by id (any order; missing ids are left out), for a page of the root /.search. */
+export async function getUsersByIds(db: Queryable, organizationId: string, ids: string[], withGroups = false): Promise<UserRow[]> {
+  if (!ids.length) return [];
+  const { rows } = await db.query<UserRow>(
+    `select ${SELECT}${withGroups ? `, ${SELECT_GROUPS}` : ''} from scim_users u
+      where u.organization_id = $1::uuid and u.id = any($2::uuid[]) and u.deleted_at is null`,
+    [organizationId, ids],
+  );
+  return rows;
 }
 
 export interface GroupRef {

@@ -2,7 +2,7 @@
 // and a bearer token: what the integration tests talk to.
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { makeApp } from '../../src/http/app.js';
 import { upsertOrganization } from '../../src/store/orgs.js';
 import { createToken } from '../../src/store/tokens.js';
@@ -30,14 +30,14 @@ export interface ScimResponse {
   text: string;
 }
 
-export async function startTestServer(opts: { org?: string; spec?: Record<string, unknown>; db?: TestDatabase; maxPayloadBytes?: number } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { org?: string; spec?: Record<string, unknown>; db?: TestDatabase; maxPayloadBytes?: number; log?: Logger } = {}): Promise<TestServer> {
   const db = opts.db ?? (await createTestDatabase());
   const org = opts.org ?? 'acme';
   const organization = await upsertOrganization(db.pool, { organization: org, ...(opts.spec ?? {}) });
   const { token } = await createToken(db.pool, organization.id);
   const app = makeApp({
     pool: db.pool,
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     options: { maxResults: 1000, defaultCount: 100, maxPayloadBytes: opts.maxPayloadBytes ?? 8 * 1024 * 1024 },
   });
   const server: Server = createServer(app);

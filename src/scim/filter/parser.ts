@@ -167,10 +167,30 @@ export class FilterParser {
     const path = this.resolveAttr(this.readWord(), at, parent);
     if (this.peek() === '[') {
       const node = this.parseValuePath(path, at, parent);
-      // "emails[type eq \"work\"].value" is a PATCH path (RFC 7644 §3.5.2), not a filter.
-      if (this.peek() === '.') throw this.fail(`unexpected ${this.describe()}: a filter cannot select a sub-attribute after ']'`);
-      return node;
+      if (this.peek() !== '.' || node.kind !== 'valuePath') return node;
+      return this.parseValuePathSub(node);
     }
+    return this.parseOperator(path);
+  }
+
+  /**
+   * `emails[type eq "work"].value eq "x"`, read as `emails[type eq "work" and value eq "x"]`.
+   * Not in the RFC 7644 §3.4.2.2 grammar (valuePath takes no subAttr in a filter), but Entra
+   * looks users up this way when a tenant matches on work email (its SCIM guide lists
+   * `emails[type eq "work"].value` as the matching attribute); the pos is at '.'.
+   */
+  private parseValuePathSub(node: Extract<FilterNode, { kind: 'valuePath' }>): FilterNode {
+    this.pos++;
+    const at = this.pos;
+    const name = this.readWord();
+    if (!name) throw this.fail(`expected a sub-attribute of '${formatPath(node.path)}' after ']', found ${this.describe(at)}`);
+    const sub = this.resolveAttr(name, at, node.path);
+    const leaf = this.parseOperator(sub);
+    return { kind: 'valuePath', path: node.path, filter: { kind: 'and', left: node.filter, right: leaf } };
+  }
+
+  /** The operator and value after an attribute path: `pr`, or compareOp and compValue. */
+  private parseOperator(path: AttrPath): FilterNode {
     this.skipWs();
     const opAt = this.pos;
     const op = this.readWord().toLowerCase();

@@ -1,13 +1,14 @@
 // One PATCH operation against a resolved path (RFC 7644 §3.5.2.1 add, §3.5.2.2 remove,
 // §3.5.2.3 replace). Works on the canonical stored document in PatchState.doc.
-import { badRequest } from '../errors.js';
+import { ScimError, badRequest } from '../errors.js';
 import { type AttrPath, resolvePath, splitSchemaPrefix } from '../paths.js';
 import { type Json, coerceAttribute, isObject } from '../resource.js';
 import type { AttributeDef } from '../schemas.js';
 import { deepEqual } from './json.js';
 import { applyMembersOp } from './members.js';
 import { applyFiltered, preferPrimary } from './multiValued.js';
-import type { PatchOpName, PatchPath, PatchState } from './types.js';
+import { matchesValueFilter, parsePatchPath } from '../filter.js';
+import type { FilterNode, PatchOpName, PatchPath, PatchState } from './types.js';
 
 /** RFC 7643 §7 mutability and RFC 7644 §3.5.2.2 "required": 400 mutability. */
 function checkMutability(op: PatchOpName, def: AttributeDef, sub: AttributeDef | undefined, current: unknown) {
@@ -41,6 +42,9 @@ function setOrDelete(holder: Json, name: string, value: unknown) {
 /** add / replace / remove of a whole attribute, no filter, no sub-attribute. */
 function applyWhole(holder: Json, def: AttributeDef, op: PatchOpName, value: unknown) {
   const current = holder[def.name];
+  if (op === 'remove' && !def.multiValued && def.type === 'complex' && value !== undefined && value !== null) {
+    return removeIfSame(holder, def, value);
+  }
   if (op === 'remove' && (value === undefined || value === null || !def.multiValued)) {
     delete holder[def.name];
     return;
@@ -64,6 +68,48 @@ function applyWhole(holder: Json, def: AttributeDef, op: PatchOpName, value: unk
   if (def.type === 'complex' && isObject(current) && v !== undefined) return setOrDelete(holder, def.name, { ...current, ...(v as Json) });
   if (op === 'add' && v === undefined) return; // nothing to add
   setOrDelete(holder, def.name, v);
+}
+
+/**
+ * A value filter on a single-valued complex attribute: Entra removes the manager with
+ * `urn:…:enterprise:2.0:User:manager[value eq "id"]` (RFC 7644 §3.5.2 defines valuePath for
+ * multi-valued attributes only). The value is read as a list of at most one element: the
+ * operation applies when it matches; a remove that does not match leaves it alone. An add or
+ * replace through a filter that does not match a value that is there is noTarget: creating the
+ * described value would silently overwrite a different one.
+ */
+function applySingleFiltered(holder: Json, def: AttributeDef, filter: FilterNode, sub: AttributeDef | undefined, op: PatchOpName, value: unknown) {
+  const current = holder[def.name];
+  const items = isObject(current) ? [current] : [];
+  if (items.length && op !== 'remove' && !matchesValueFilter(filter, current)) {
+    throw badRequest('noTarget', `the value of ${def.name} does not match the filter`);
+  }
+  const next = applyFiltered(items, { ...def, multiValued: true }, filter, sub, op, value);
+  setOrDelete(holder, def.name, next?.[0]);
+}
+
+/**
+ * remove of a single-valued complex attribute with a value (Entra: `Remove …:manager` with
+ * `"value": "id"`, `{"value": "id"}` or, as it removes members, `[{"value": "id"}]`): removed
+ * only when one of the given values' sub-attributes all match the current ones, so a stale
+ * removal does not clear a manager set since.
+ */
+function removeIfSame(holder: Json, def: AttributeDef, value: unknown) {
+  const current = holder[def.name];
+  if (!isObject(current)) return;
+  const same = (v: unknown) => {
+    let given: unknown;
+    try {
+      given = coerceAttribute({ ...def, multiValued: false }, v, def.name);
+    } catch (err) {
+      // A value that names no manager cannot match one: the remove leaves it alone rather
+      // than failing the request (and the deactivation beside it).
+      if (err instanceof ScimError) return false;
+      throw err;
+    }
+    return !isObject(given) || Object.entries(given).every(([k, x]) => deepEqual(current[k], x));
+  };
+  if ((Array.isArray(value) ? value : [value]).some(same)) delete holder[def.name];
 }
 
 const sameElement = (given: unknown, el: unknown) =>
@@ -104,7 +150,7 @@ export function applyPathOp(state: PatchState, op: PatchOpName, pp: PatchPath, v
   // password is writeOnly and returned never: accepted, never stored (RFC 7643 §4.1.1).
   if (def.returned === 'never' || !holder) return;
   if (pp.filter) {
-    if (!def.multiValued) throw badRequest('invalidFilter', `${def.name} is not multi-valued`);
+    if (!def.multiValued) return applySingleFiltered(holder, def, pp.filter, sub, op, value);
     const items = Array.isArray(holder[def.name]) ? (holder[def.name] as unknown[]) : [];
     return setOrDelete(holder, def.name, applyFiltered(items, def, pp.filter, sub, op, value));
   }
@@ -127,7 +173,16 @@ export function applyPathless(state: PatchState, op: PatchOpName, value: unknown
       applyPathless(state, op, v, urn);
       continue;
     }
-    const path = resolvePath(state.rt, prefix ? `${prefix}:${key}` : key);
+    const full = prefix ? `${prefix}:${key}` : key;
+    if (full.includes('[')) {
+      // Entra with aadOptscim062020 folds value-path operations into one pathless replace:
+      // {"emails[type eq \"work\"].value": "x", "name.givenName": "y"} (Microsoft's "Known issues
+      // … SCIM 2.0 protocol compliance"). Such a key is a path; an unknown attribute is dropped.
+      if (!resolvePath(state.rt, full.slice(0, full.indexOf('[')))) continue;
+      applyPathOp(state, op, parsePatchPath(full, state.rt), v);
+      continue;
+    }
+    const path = resolvePath(state.rt, full);
     if (!path || (path.attribute.name === 'id' && !path.extension)) continue;
     applyPathOp(state, op, { path }, v);
   }

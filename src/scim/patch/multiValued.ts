@@ -49,17 +49,7 @@ export function applyFiltered(
 ): unknown[] | undefined {
   const label = sub ? `${def.name}.${sub.name}` : def.name;
   const hits = items.filter((el) => isObject(el) && matchesValueFilter(filter, el));
-  if (!hits.length) {
-    // RFC 7644 §3.5.2.3 and Table 9 make a filter that matches nothing a noTarget error. For
-    // "add" with a sub-attribute and an eq filter (Entra: Add phoneNumbers[type eq "mobile"].value
-    // on a user without one) §3.5.2.1's "if the target location does not exist, the attribute
-    // and value are added" applies: the element the filter describes is created.
-    const literals = op === 'add' && sub ? literalsOf(filter) : undefined;
-    if (!literals || !sub) return noTarget(label);
-    if (value === null) return items; // adding nothing
-    const created = coerceAttribute(single(def), { ...literals, [sub.name]: value }, def.name);
-    return created === undefined ? items : preferPrimary([...items, created], [created]);
-  }
+  if (!hits.length) return noMatch(items, def, filter, sub, op, value, label);
   const written: unknown[] = [];
   const out: unknown[] = [];
   for (const el of items) {
@@ -70,6 +60,30 @@ export function applyFiltered(
     }
   }
   return out.length ? preferPrimary(out, written) : undefined;
+}
+
+/**
+ * A value filter that selects nothing. RFC 7644 Table 9 makes that noTarget; scimsync deviates
+ * where an IdP's request describes a state it can simply reach (docs/scim.md, "PATCH"):
+ * - remove: nothing to remove, the desired state holds. Entra removes
+ *   `urn:…:enterprise:2.0:User:manager[value eq "id"]` and `emails[type eq "work"]` for values the
+ *   target may not have, in the same PATCH as `active: "False"`; a 400 would keep the user active
+ *   and make Entra retry the same request forever. Removals are idempotent, as for members.
+ * - add and replace through an `eq` filter (Entra: `Add phoneNumbers[type eq "mobile"].value`,
+ *   `Replace emails[type eq "work"].value` on a user whose stored email has no type): the element
+ *   the filter describes is created, per §3.5.2.1 "if the target location does not exist, the
+ *   attribute and value are added" and §3.5.2.3 "SHALL treat the operation as an add".
+ * Any other filter (co, sw, or, …) describes no element: noTarget.
+ */
+function noMatch(items: unknown[], def: AttributeDef, filter: FilterNode, sub: AttributeDef | undefined, op: PatchOpName, value: unknown, label: string) {
+  if (op === 'remove') return items.length ? items : undefined;
+  const literals = literalsOf(filter);
+  if (!literals) return noTarget(label);
+  if (value === null) return items.length ? items : undefined; // setting nothing
+  const element = sub ? { ...literals, [sub.name]: value } : isObject(value) ? { ...literals, ...value } : undefined;
+  if (!element) throw badRequest('invalidValue', `${label} needs an object value`);
+  const created = coerceAttribute(single(def), element, def.name);
+  return created === undefined ? items : preferPrimary([...items, created], [created]);
 }
 
 /** The new value of one matched element; undefined drops it. */
