@@ -2,21 +2,24 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
+//   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
+import { registerProcessMetrics } from './metrics.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
-import { upsertOrganization } from './store/orgs.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
+import { startOperator } from './k8s/operator.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
 
@@ -25,11 +28,15 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
+  scimsync org list                         organizations: owner, deleted, live tokens
+  scimsync org delete <org>                 delete an organization: revoke its tokens, stop provisioning it
   scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress);
                                             serves /healthz, /readyz, /metrics on PORT unless --once
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
+  scimsync operator                         the Kubernetes operator: ScimConfig resources → organizations,
+                                            token Secrets, status (see docs/operator.md)
 
 Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
 
@@ -104,7 +111,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return withDatabase(config, log, async (pool, db) => {
-    for (const d of docs) await upsertOrganization(pool, d.spec);
+    await declareOrganizations(pool, log, docs, typeof configPath === 'string' ? configPath : undefined);
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
     const reconciler = config.RECONCILER_ENABLED
@@ -162,6 +169,58 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   }
 }
 
+/**
+ * `scimsync operator`: serves /healthz, /readyz (informers synced) and /metrics on PORT.
+ * Exit code 1 when the leader Lease was lost (the pod restarts and campaigns again).
+ */
+async function runOperatorCommand(config: Config, log: Logger): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
+  try {
+    return await withDatabase(config, log, async (pool) => {
+      registerProcessMetrics('operator');
+      const operator = startOperator(
+        {
+          pool,
+          log,
+          endpointFor: endpointFor(config),
+          watchNamespaces: config.WATCH_NAMESPACES,
+          kubeconfig: config.KUBECONFIG,
+          identity: config.POD_NAME,
+          leaseNamespace: config.POD_NAMESPACE,
+          leaseName: config.LEADER_ELECTION_LEASE_NAME,
+          leaseDurationMs: config.LEADER_ELECTION_LEASE_DURATION_MS,
+          renewDeadlineMs: config.LEADER_ELECTION_RENEW_DEADLINE_MS,
+          retryPeriodMs: config.LEADER_ELECTION_RETRY_PERIOD_MS,
+          resyncMs: config.OPERATOR_RESYNC_MS,
+          watchdogMs: config.OPERATOR_WATCHDOG_MS,
+          statusRefreshMs: config.OPERATOR_STATUS_REFRESH_MS,
+          secretsDir: config.RECONCILER_SECRETS_DIR,
+        },
+        controller.signal,
+      );
+      const server = createServer(makeOpsApp({ pool, log, readiness: () => (operator.ready() ? undefined : 'informers not synced') }));
+      await listen(server, config.PORT, config.HOST);
+      const address = server.address();
+      log.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'operator serving /healthz, /readyz and /metrics');
+      const outcome = await operator.done.finally(() => controller.abort());
+      if (outcome === 'lost') {
+        server.closeAllConnections();
+        server.close();
+        return 1;
+      }
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      return 0;
+    });
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -187,11 +246,19 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase({ ...config, MIGRATE_ON_START: true }, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'org':
+        return await withDatabase(config, log, (pool) => orgCommand(rest, { pool, log, out, err }));
       case 'reconcile':
       case 'plan':
       case 'approve':
       case 'events':
         return await runReconcilerCommand(command, rest, config, log);
+      case 'operator': {
+        const code = await runOperatorCommand(config, log);
+        // Losing the Lease ends the process now, whatever is still in flight (client-go: klog.Fatal).
+        if (code === 1) setTimeout(() => process.exit(1), 1000).unref();
+        return code;
+      }
       default:
         err(`unknown command "${command}"\n\n${HELP}`);
         return 2;

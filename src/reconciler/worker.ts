@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
-import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
+import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
@@ -83,9 +83,15 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
   const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
+  registerProcessMetrics('reconciler');
   // Every kind × result series exists from start (at 0): an error rate reads 0, not "no data",
-  // and the first error shows as an increase.
-  for (const kind of ['user', 'organization']) for (const result of ['success', 'error', 'terminal', 'requeue', 'aborted']) reconcileTotal.inc({ kind, result }, 0);
+  // and the first error shows as an increase. Likewise the histograms: a series born at its
+  // first observation loses that observation to rate().
+  for (const kind of ['user', 'organization']) {
+    reconcileDuration.zero({ kind });
+    for (const result of ['success', 'error', 'terminal', 'requeue', 'aborted']) reconcileTotal.inc({ kind, result }, 0);
+  }
+  for (const operation of ['grant', 'update', 'revoke']) provisioningLatency.zero({ operation });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };

@@ -62,4 +62,3 @@ export function metricNames(expr: string): string[] {
   return [...new Set(expr.match(/\b(?:scimsync|nodejs|process)_[a-z0-9_]+/g) ?? [])];
 }
 
-export const isOperatorMetric = (name: string) => name.startsWith('scimsync_operator_');
