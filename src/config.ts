@@ -28,8 +28,8 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
   /**
-   * Apply pending migrations when a command starts. The Helm chart sets false and runs
-   * `scimsync migrate` as a hook Job instead; /readyz answers 503 while any is pending.
+   * Apply pending migrations when a command starts. false: wait until another process applied
+   * them (the Helm chart sets false and runs `scimsync migrate` as a hook Job).
    */
   MIGRATE_ON_START: bool.default(true),
   /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */

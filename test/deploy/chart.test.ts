@@ -20,6 +20,7 @@ interface Container {
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   ports?: { name?: string; containerPort: number }[];
   securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[] } };
+  startupProbe?: { httpGet?: { path: string; port: string | number } };
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   volumeMounts?: { name: string; mountPath: string }[];
@@ -132,10 +133,11 @@ describe.each(Object.keys(SETS))('rendered with %s values', (set) => {
     }
   });
 
-  it('long-running containers have liveness /healthz and readiness /readyz on their http port', () => {
+  it('long-running containers have startup and liveness /healthz and readiness /readyz on their http port', () => {
     for (const d of deployments(objects())) {
       for (const c of d.spec.template.spec.containers) {
         const ports = (c.ports ?? []).map((p) => p.name);
+        expect(c.startupProbe?.httpGet, d.metadata.name).toMatchObject({ path: '/healthz', port: 'http' });
         expect(c.livenessProbe?.httpGet, d.metadata.name).toMatchObject({ path: '/healthz', port: 'http' });
         expect(c.readinessProbe?.httpGet, d.metadata.name).toMatchObject({ path: '/readyz', port: 'http' });
         expect(ports).toContain('http');

@@ -163,6 +163,12 @@ spec:
         {{- with $root.Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+      # Processes wait for pending migrations before they listen (MIGRATE_ON_START=false).
+      startupProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        {{- toYaml $root.Values.probes.startup | nindent 8 }}
       livenessProbe:
         httpGet:
           path: /healthz
