@@ -12,6 +12,7 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   makeInformer,
@@ -49,7 +50,7 @@ function scimConfig(name: string, extra: Partial<Obj> = {}): Obj {
     kind: 'ScimConfig',
     ...extra,
     metadata: { name, ...(extra.metadata ?? {}) },
-    spec: extra.spec ?? { organization: name, target: { type: 'http' } },
+    spec: extra.spec ?? { organization: name || 'generated' },
   };
 }
 
@@ -71,7 +72,7 @@ async function waitFor<T>(fn: () => T | Promise<T>, ms = 3000): Promise<T> {
 }
 
 /** Raw watch lines through client-node's Watch (what makeInformer uses underneath). */
-function rawWatch(path: string, query: Record<string, unknown>) {
+function rawWatch(path: string, query: Record<string, string | number | boolean | undefined>) {
   const events: { type: string; object: any }[] = [];
   let done: unknown = 'open';
   const w = new Watch(kc);
@@ -160,15 +161,15 @@ describe('status subresource and generation', () => {
     expect(Number(labelled.metadata.resourceVersion)).toBeGreaterThan(Number(o.metadata.resourceVersion));
     // status via /status (merge patch): only status changes, no bump
     const st = (await custom.patchNamespacedCustomObjectStatus(
-      { ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'evil' }, metadata: { labels: { c: 'd' } }, status: { observedGeneration: 1 } } },
+      { ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true }, metadata: { labels: { c: 'd' } }, status: { observedGeneration: 1 } } },
       merge,
     )) as Obj;
     expect(st.status).toEqual({ observedGeneration: 1 });
-    expect(st.spec.organization).toBe('acme');
+    expect(st.spec.dryRun).toBe(false);
     expect(st.metadata.labels).toEqual({ a: 'b' });
     expect(st.metadata.generation).toBe(1);
     // status in a main-resource write is ignored
-    const main = (await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { status: { observedGeneration: 99 }, spec: { organization: 'acme2' } } }, merge)) as Obj;
+    const main = (await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { status: { observedGeneration: 99 }, spec: { dryRun: true } } }, merge)) as Obj;
     expect(main.status).toEqual({ observedGeneration: 1 });
     expect(main.metadata.generation).toBe(2);
     // PUT of status
@@ -192,17 +193,25 @@ describe('status subresource and generation', () => {
 describe('optimistic concurrency and patches', () => {
   it('409 Conflict on a stale resourceVersion in update and merge patch; PUT of a custom resource needs one', async () => {
     const o = await create(scimConfig('acme'));
-    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'b' } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true } } }, merge);
     const put = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: o }));
     expect(put.body).toMatchObject({ code: 409, reason: 'Conflict' });
     expect(put.body.message).toContain('the object has been modified; please apply your changes to the latest version and try again');
     const patch = await apiError(
-      custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { metadata: { resourceVersion: o.metadata.resourceVersion }, spec: { organization: 'c' } } }, merge),
+      custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { metadata: { resourceVersion: o.metadata.resourceVersion }, spec: { defaultRole: 'admin' } } }, merge),
     );
     expect(patch.code).toBe(409);
     const { resourceVersion: _drop, ...meta } = o.metadata;
     const noRv = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...o, metadata: meta } }));
     expect(noRv.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.resourceVersion' }] } });
+  });
+
+  it('an update carrying the uid of a deleted and re-created object is refused (uid is immutable)', async () => {
+    const old = await create(scimConfig('acme'));
+    await custom.deleteNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme' });
+    const fresh = await create(scimConfig('acme'));
+    const e = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...old, metadata: { ...old.metadata, resourceVersion: fresh.metadata.resourceVersion } } }));
+    expect(e.body).toMatchObject({ code: 422, details: { causes: [{ field: 'metadata.uid' }] } });
   });
 
   it('JSON patch (client-node default for custom objects) with a test op: 422 when the test fails, applies when it holds', async () => {
@@ -233,11 +242,50 @@ describe('optimistic concurrency and patches', () => {
 
   it('strategic merge patch: 415 for a custom resource, accepted for a Secret', async () => {
     await create(scimConfig('acme'));
-    const sm = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'x' } } }, strategic));
+    const sm = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { dryRun: true } } }, strategic));
     expect(sm.body).toMatchObject({ code: 415, reason: 'UnsupportedMediaType' });
     await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 's' }, data: { a: 'YQ==' } } });
     const s = await core.patchNamespacedSecret({ namespace: 'default', name: 's', body: { data: { b: 'Yg==' } } }, strategic);
     expect(s.data).toEqual({ a: 'YQ==', b: 'Yg==' });
+  });
+});
+
+describe('CRD schema (deploy/crds/scimconfigs.scimsync.io.yaml)', () => {
+  it('applies the schema defaults on create', async () => {
+    const o = await create(scimConfig('acme'));
+    expect(o.spec).toMatchObject({ organization: 'acme', defaultRole: 'member', membership: 'allUsers', target: { type: 'postgres' } });
+  });
+
+  it('an invalid spec is a 422 Invalid naming every field, shaped like metav1.Status', async () => {
+    const bad = await apiError(create(scimConfig('acme', { spec: { organization: 'Not Valid', revocationGuard: { maxCount: -1 } } })));
+    expect(bad.body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 422, reason: 'Invalid', details: { name: 'acme', group: 'scimsync.io', kind: 'ScimConfig' } });
+    expect(bad.body.message).toMatch(/^ScimConfig\.scimsync\.io "acme" is invalid: \[spec\.organization: .*spec\.revocationGuard\.maxCount: /);
+    expect(bad.body.details.causes.map((c: any) => c.field).sort()).toEqual(['spec.organization', 'spec.revocationGuard.maxCount']);
+    expect((await custom.listClusterCustomObject({ ...G })).items).toEqual([]);
+  });
+
+  it('CEL rule self == oldSelf keeps spec.organization immutable (merge and JSON patch, PUT)', async () => {
+    const o = await create(scimConfig('acme'));
+    const viaMerge = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { spec: { organization: 'other' } } }, merge));
+    expect(viaMerge.body).toMatchObject({ code: 422, details: { causes: [{ field: 'spec.organization', message: expect.stringContaining('spec.organization is immutable') }] } });
+    const viaJson = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: [{ op: 'replace', path: '/spec/organization', value: 'other' }] }));
+    expect(viaJson.code).toBe(422);
+    const viaPut = await apiError(custom.replaceNamespacedCustomObject({ ...G, namespace: 'default', name: 'acme', body: { ...o, spec: { ...o.spec, organization: 'other' } } }));
+    expect(viaPut.code).toBe(422);
+    expect((await getCr('acme')).spec.organization).toBe('acme');
+  });
+
+  it('unknown fields: 400 with fieldValidation=Strict (kubectl), pruned with a Warning header by default', async () => {
+    const strict = await apiError(custom.createNamespacedCustomObject({ ...G, namespace: 'default', body: scimConfig('acme', { spec: { organization: 'acme', roleMapping: [] } }), fieldValidation: 'Strict' }));
+    expect(strict.body).toMatchObject({ code: 400, reason: 'BadRequest', message: 'strict decoding error: unknown field "spec.roleMapping"' });
+    const r = await fetch(`${fake.url}/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(scimConfig('acme', { spec: { organization: 'acme', roleMapping: [] } })),
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('warning')).toBe('299 - "unknown field \\"spec.roleMapping\\""');
+    expect((await getCr('acme')).spec.roleMapping).toBeUndefined();
   });
 });
 
@@ -298,7 +346,7 @@ describe('watch', () => {
     await inf.start();
     await waitFor(() => seen.includes('add before'));
     await create(scimConfig('after'));
-    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'after', body: { spec: { organization: 'z' } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'after', body: { spec: { dryRun: true } } }, merge);
     await custom.deleteNamespacedCustomObject({ ...G, namespace: 'default', name: 'before' });
     await waitFor(() => seen.length === 4);
     expect(seen).toEqual(['add before', 'add after', 'update after 2', 'delete before']);
@@ -409,6 +457,101 @@ describe('Secrets, Leases, Events', () => {
   });
 });
 
+describe('more verbs', () => {
+  it('deletecollection with a label selector, dryRun=All stores nothing, apply patch is refused (415)', async () => {
+    await create(scimConfig('a', { metadata: { name: 'a', labels: { env: 'test' } } }));
+    await create(scimConfig('b', { metadata: { name: 'b', labels: { env: 'prod' } } }));
+    await custom.deleteCollectionNamespacedCustomObject({ ...G, namespace: 'default', labelSelector: 'env=test' });
+    expect((await custom.listNamespacedCustomObject({ ...G, namespace: 'default' })).items.map((i: Obj) => i.metadata.name)).toEqual(['b']);
+    const dry = (await custom.createNamespacedCustomObject({ ...G, namespace: 'default', body: scimConfig('c'), dryRun: 'All' })) as Obj;
+    expect(dry.metadata.uid).toBeTruthy();
+    expect((await apiError(getCr('c'))).code).toBe(404);
+    const apply = await apiError(custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'b', body: { spec: {} }, fieldManager: 'x' }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)));
+    expect(apply.code).toBe(415);
+  });
+
+  it('deleting a namespace empties it (finalizers honoured) and then removes it', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'team' } } });
+    await create(scimConfig('plain'), 'team');
+    await create(scimConfig('held', { metadata: { name: 'held', finalizers: ['scimsync.io/revoke-token'] } }), 'team');
+    await core.createNamespacedSecret({ namespace: 'team', body: { metadata: { name: 's' } } });
+    await core.deleteNamespace({ name: 'team' });
+    expect((await core.readNamespace({ name: 'team' })).status!.phase).toBe('Terminating');
+    expect((await apiError(create(scimConfig('late'), 'team'))).code).toBe(403);
+    await waitFor(async () => (await custom.listNamespacedCustomObject({ ...G, namespace: 'team' })).items.length === 1);
+    const held = await getCr('held', 'team');
+    expect(held.metadata.deletionTimestamp).toBeTruthy();
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'team', name: 'held', body: { metadata: { finalizers: null } } }, merge);
+    await waitFor(async () => (await apiError(core.readNamespace({ name: 'team' }))).code === 404);
+  });
+
+  it('garbage collector deletes a dependent whose owner never existed, and drops only the dangling reference when another owner remains', async () => {
+    const owner = await create(scimConfig('acme'));
+    const ghost = { apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', name: 'ghost', uid: '00000000-0000-0000-0000-000000000000' };
+    const real = { apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', name: 'acme', uid: owner.metadata.uid! };
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'orphan', ownerReferences: [ghost] } } });
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'shared', ownerReferences: [ghost, real] } } });
+    await waitFor(async () => (await apiError(core.readNamespacedSecret({ namespace: 'default', name: 'orphan' }))).code === 404);
+    await fake.gcSettled();
+    expect((await core.readNamespacedSecret({ namespace: 'default', name: 'shared' })).metadata!.ownerReferences!.map((r) => r.name)).toEqual(['acme']);
+  });
+
+  it('watch with sendInitialEvents ends the initial state with an annotated bookmark; a fieldSelector watch sees one object', async () => {
+    await create(scimConfig('a'));
+    await create(scimConfig('b'));
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs', { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: true, fieldSelector: 'metadata.name=b' });
+    await waitFor(() => w.events.length >= 2);
+    expect(w.events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'b' } } });
+    expect(w.events[1]).toMatchObject({ type: 'BOOKMARK', object: { metadata: { annotations: { 'k8s.io/initial-events-end': 'true' } } } });
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'a', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await custom.patchNamespacedCustomObject({ ...G, namespace: 'default', name: 'b', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await waitFor(() => w.events.some((e) => e.type === 'MODIFIED'));
+    expect(w.events.filter((e) => e.type === 'MODIFIED').map((e) => e.object.metadata.name)).toEqual(['b']);
+    (await w.ctl).abort();
+  });
+
+  const cond = (type: string, status: string, reason: string) => ({ type, status, reason, message: '', lastTransitionTime: '2026-12-01T00:00:00Z', observedGeneration: 1 });
+  it('kubectl support: Table with the CRD printer columns (dates as ages), OpenAPI v3 saying PATCH takes fieldValidation', async () => {
+    await create(scimConfig('acme'));
+    await custom.patchNamespacedCustomObjectStatus(
+      { ...G, namespace: 'default', name: 'acme', body: { status: { endpoint: 'http://x/scim/v2/acme/', tokenCreatedAt: new Date(Date.now() - 300_000).toISOString(), conditions: [cond('Synced', 'True', 'Converged'), cond('Ready', 'False', 'InvalidSpec')] } } },
+      merge,
+    );
+    const accept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+    const t = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs`, { headers: { accept } })).json();
+    expect(t.kind).toBe('Table');
+    expect(t.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Ready', 'Reason', 'Endpoint', 'Token-Created', 'Last-Sync', 'Drift', 'Age']);
+    expect(t.rows[0].cells).toEqual(['acme', 'False', 'InvalidSpec', 'http://x/scim/v2/acme/', '5m', null, null, expect.stringMatching(/^\d+s$/)]);
+    expect(t.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'acme' } });
+    const root = await (await fetch(`${fake.url}/openapi/v3`)).json();
+    const gv = await (await fetch(`${fake.url}${root.paths['apis/scimsync.io/v1alpha1'].serverRelativeURL}`)).json();
+    const patch = gv.paths['/apis/scimsync.io/v1alpha1/namespaces/{namespace}/scimconfigs/{name}'].patch;
+    expect(patch.parameters.map((p: any) => p.name)).toContain('fieldValidation');
+    expect(Object.keys(patch.requestBody.content)).not.toContain('application/strategic-merge-patch+json');
+  });
+
+  it('KubernetesObjectApi (which resolves kinds through discovery) creates, reads and merge-patches', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const created = await objects.create(scimConfig('acme', { metadata: { name: 'acme', namespace: 'default' } }));
+    expect(created.metadata!.generation).toBe(1);
+    const read = (await objects.read({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' } })) as Obj;
+    expect(read.metadata.uid).toBe(created.metadata!.uid);
+    const patched = (await objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: true } } as Obj, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch)) as Obj;
+    expect(patched.metadata.generation).toBe(2);
+    // Its default patch strategy is strategic merge: refused for a custom resource, as on a real cluster.
+    const sm = await apiError(objects.patch({ apiVersion: 'scimsync.io/v1alpha1', kind: 'ScimConfig', metadata: { name: 'acme', namespace: 'default' }, spec: { dryRun: false } } as Obj));
+    expect(sm.code).toBe(415);
+    const secret = await objects.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'default' }, stringData: { a: 'b' } } as KubernetesObject);
+    expect((secret as V1Secret).data).toEqual({ a: 'Yg==' });
+  });
+
+  it('discovery lists the served resources (for KubernetesObjectApi and kubectl)', async () => {
+    const r = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1`)).json();
+    expect(r.resources.map((x: any) => x.name)).toEqual(['scimconfigs', 'scimconfigs/status']);
+    expect(r.resources[0]).toMatchObject({ kind: 'ScimConfig', namespaced: true, shortNames: ['scimcfg'] });
+  });
+});
+
 describe('faults', () => {
   it('500 for the next N requests, then normal service', async () => {
     fake.faults.fail({ status: 500, count: 2, match: { path: '/scimconfigs' } });
@@ -445,11 +588,39 @@ describe('faults', () => {
     await inf.stop();
   });
 
+  it('silenceWatches: the watch stays open and delivers nothing more', async () => {
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', {});
+    await waitFor(() => fake.openWatches() === 1);
+    expect(fake.faults.silenceWatches()).toBe(1);
+    await create(scimConfig('unseen'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.events).toEqual([]);
+    expect(fake.openWatches()).toBe(1);
+    (await w.ctl).abort();
+    await waitFor(() => fake.openWatches() === 0);
+  });
+
   it('endWatchesAfter ends each new watch after N seconds (client sees a clean end)', async () => {
     fake.faults.endWatchesAfter(0.2);
     const w = rawWatch('/api/v1/namespaces', {});
     await waitFor(() => w.done() === null, 2000);
     expect(w.events.length).toBe(4); // default, kube-system, kube-public, kube-node-lease
+  });
+
+  it('restart: connections refused while down, same objects after, older watch versions get 410', async () => {
+    const o = await create(scimConfig('acme'));
+    await create(scimConfig('second'));
+    const w = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', { resourceVersion: o.metadata.resourceVersion });
+    await waitFor(() => fake.openWatches() === 1);
+    const back = fake.faults.restart(300);
+    await waitFor(() => w.done() !== 'open');
+    const down = await custom.listClusterCustomObject({ ...G }).then(() => 'up', (e) => String(e.code ?? e.message));
+    expect(down).toMatch(/ECONNREFUSED/);
+    await back;
+    expect((await getCr('acme')).metadata.uid).toBe(o.metadata.uid);
+    const again = rawWatch('/apis/scimsync.io/v1alpha1/scimconfigs', { resourceVersion: o.metadata.resourceVersion });
+    await waitFor(() => again.done() !== 'open');
+    expect(again.events[0]).toMatchObject({ type: 'ERROR', object: { code: 410 } });
   });
 
   it('control endpoint arms faults over HTTP', async () => {
@@ -490,4 +661,55 @@ describe('as a child process', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('pure parts', () => {
+  it('merge patch follows RFC 7386 Appendix A', async () => {
+    const { mergePatch } = await import('./fakeApiserver/patch.js');
+    const cases: [unknown, unknown, unknown][] = [
+      [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+      [{ a: 'b' }, { a: null }, {}],
+      [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+      [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+      [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+      [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+      [['a', 'b'], ['c', 'd'], ['c', 'd']],
+      [{ a: 'b' }, ['c'], ['c']],
+      [{ a: 'foo' }, null, null],
+      [{ a: 'foo' }, 'bar', 'bar'],
+      [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+      [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+      [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+    ];
+    for (const [target, patch, want] of cases) expect(mergePatch(target, patch)).toEqual(want);
+  });
+
+  it('JSON patch: RFC 6902 operations, pointer escapes, all-or-nothing', async () => {
+    const { jsonPatch } = await import('./fakeApiserver/patch.js');
+    const doc = { metadata: { annotations: { 'scimsync.io/rotate-token': 'r1' }, finalizers: ['a', 'b'] }, spec: { x: 1 } };
+    expect(
+      jsonPatch(doc, [
+        { op: 'remove', path: '/metadata/annotations/scimsync.io~1rotate-token' },
+        { op: 'add', path: '/metadata/finalizers/-', value: 'c' },
+        { op: 'move', from: '/spec/x', path: '/spec/y' },
+        { op: 'copy', from: '/spec/y', path: '/spec/z' },
+        { op: 'test', path: '/metadata/finalizers', value: ['a', 'b', 'c'] },
+      ]),
+    ).toEqual({ metadata: { annotations: {}, finalizers: ['a', 'b', 'c'] }, spec: { y: 1, z: 1 } });
+    expect(() => jsonPatch(doc, [{ op: 'add', path: '/spec/w', value: 1 }, { op: 'test', path: '/spec/x', value: 2 }])).toThrow(/test failed/);
+    expect(doc.spec).toEqual({ x: 1 }); // the input is never modified
+  });
+
+  it('label selectors: equality, set-based, existence', async () => {
+    const { parseLabelSelector } = await import('./fakeApiserver/selectors.js');
+    const o = (labels: Record<string, string>) => ({ metadata: { labels } });
+    const m = parseLabelSelector('app.kubernetes.io/managed-by=scimsync,tier in (gold, silver),!legacy,env notin (prod)');
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold' }))).toBe(true);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'gold', legacy: '' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'bronze' }))).toBe(false);
+    expect(m(o({ 'app.kubernetes.io/managed-by': 'scimsync', tier: 'silver', env: 'prod' }))).toBe(false);
+    expect(() => parseLabelSelector('a in b')).toThrow(/unable to parse/);
+  });
 });

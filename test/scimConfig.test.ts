@@ -88,6 +88,14 @@ describe('unknown fields are errors', () => {
   });
 });
 
+describe('empty YAML values (null) as the apiserver treats them', () => {
+  it('an empty non-nullable field takes its default; an empty nullable one stays null; an empty required one is missing', () => {
+    const [d] = parseScimConfigs(doc('  organization: acme\n  dryRun:\n  onDelete:\n  target:\n    type: postgres\n    postgres:\n      table:\n      columns: { teams: }'), 'k.yaml');
+    expect(d.spec).toMatchObject({ dryRun: false, onDelete: 'keep', target: { postgres: { table: 'app_memberships', columns: { teams: null } } } });
+    expect(problemsOf(doc('  organization:'))).toEqual([expect.stringMatching(/^orgs\.yaml document 1: spec\.organization: /)]);
+  });
+});
+
 describe('operator fields (issue 8)', () => {
   it('tokenRotationGracePeriod defaults to 1h and onDelete to keep', () => {
     const spec = scimConfigSpec.parse({ organization: 'acme' });

@@ -1,9 +1,10 @@
 // The fake apiserver's CRD validation (test/fakeApiserver/validateCrd.ts) against the real
 // ScimConfig CRD from deploy/crds/: what kubectl apply would be told, field path by field path.
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import fc from 'fast-check';
+import { parse, stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { scimConfigDocument } from '../src/orgs/scimConfig.js';
+import { parseScimConfigs } from '../src/orgs/scimConfig.js';
 import { makeCrdSchema, makeCrdValidator, type CrdSchema } from './fakeApiserver/validateCrd.js';
 
 let crd: object;
@@ -15,11 +16,21 @@ beforeAll(async () => {
   schema = makeCrdSchema(crd);
 });
 
+/** Local mode's verdict: the document written to a YAML file and read as `scimsync start --config` does. */
+function local(doc: object): { success: boolean; error?: string } {
+  try {
+    parseScimConfigs(stringify(doc), 'local.yaml');
+    return { success: true };
+  } catch (e) {
+    return { success: false, error: (e as Error).message };
+  }
+}
+
 const sample = (spec: Record<string, unknown> = {}) => ({
   apiVersion: 'scimsync.io/v1alpha1',
   kind: 'ScimConfig',
   metadata: { name: 'acme', namespace: 'idp', labels: { team: 'a' }, annotations: { 'scimsync.io/rotate-token': '1' } },
-  spec: { organization: 'acme', ...spec },
+  spec: { organization: 'acme', ...spec } as Record<string, unknown>,
 });
 
 describe('makeCrdValidator (ScimConfig CRD)', () => {
@@ -156,10 +167,69 @@ describe('local mode agrees with the apiserver (issue 8)', () => {
     ['pageSize 0', { target: { type: 'postgres', postgres: { pageSize: 0 } } }],
     ['empty role', { roleMappings: [{ group: 'g', role: '' }] }],
     ['long organization', { organization: 'a'.repeat(64) }],
+    ['relative baseUrl', { target: { type: 'http', http: { baseUrl: '/scim' } } }],
+    ['ftp baseUrl', { target: { type: 'http', http: { baseUrl: 'ftp://a.example/x' } } }],
+    ['http baseUrl with port', { target: { type: 'http', http: { baseUrl: 'http://127.0.0.1:8081/scim' } } }],
   ];
   it.each(cases)('%s', (_name, spec) => {
-    const local = scimConfigDocument.safeParse(sample(spec)).success;
     const apiserver = validate(sample(spec));
-    expect(apiserver.length === 0, JSON.stringify(apiserver)).toBe(local);
+    expect(apiserver.length === 0, JSON.stringify(apiserver)).toBe(local(sample(spec)).success);
+  });
+});
+
+describe('local mode agrees with the apiserver on generated specs', () => {
+  // Every field optional and mostly valid, sometimes wrong (type, range, pattern, enum), sometimes
+  // a typo'd key: about half the specs are valid, and the two verdicts must match on every one.
+  const mostly = <T,>(valid: T[], invalid: unknown[]) =>
+    fc.oneof({ weight: 15, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...invalid) });
+  const duration = mostly(['5m', '250ms', '1.5h', ' 2d ', 0, 60000], [-1, 1.5, 'soon', '5 minutes', true, null]);
+  const str = mostly(['x', 'Admins'], ['', 3, null]);
+  const optional = { requiredKeys: [] as never[] };
+  const spec = fc.record(
+    {
+      roleMappings: fc.array(fc.record({ group: str, role: str, teams: fc.array(str, { maxLength: 2 }) }, { requiredKeys: ['group', 'role'] }), { maxLength: 2 }),
+      defaultRole: str,
+      membership: mostly(['allUsers', 'mappedGroupsOnly'], ['all', 1]),
+      protectedMembers: fc.array(str, { maxLength: 2 }),
+      dryRun: mostly([true, false], ['true', null]),
+      resyncInterval: duration,
+      tokenRotationGracePeriod: duration,
+      onDelete: mostly(['keep', 'revokeAll'], ['delete', null]),
+      revocationGuard: fc.record(
+        { enabled: mostly([true, false], [1]), maxFraction: mostly([0, 0.5, 1, null], [1.5, -0.1, '0.1']), maxCount: mostly([0, 10, null], [-1, 2.5]), window: duration },
+        optional,
+      ),
+      target: fc.oneof(
+        fc.record({
+          type: mostly(['http'], ['postgres', 'ldap']),
+          http: fc.record({ baseUrl: mostly(['https://a.example/x', 'http://127.0.0.1:1'], ['/x', 'ftp://a', 'nope']), maxRetries: mostly([0, 20], [21, 1.5]), tokenSecretRef: fc.record({ name: str, key: str }) }, { requiredKeys: ['baseUrl'] }),
+        }),
+        fc.record(
+          { type: mostly(['postgres'], ['http']), postgres: fc.record({ table: str, pageSize: mostly([1, 10000], [0, 10001]), columns: fc.record({ teams: mostly(['teams', null], ['']), email: str }, optional) }, optional) },
+          { requiredKeys: ['type'] },
+        ),
+      ),
+    },
+    optional,
+  );
+  const organization = mostly(['acme', 'a-b', 'a'.repeat(63), undefined], ['Acme', '-a', 'a'.repeat(64), 7]);
+  const typo = mostly([undefined], ['dryrun', 'roleMapping', 'revocationguard']);
+
+  it('zod and the CRD accept exactly the same specs', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(spec, organization, typo, (s, org, key) => {
+        const doc = sample({ ...s, organization: org, ...(key ? { [key]: {} } : {}) });
+        if (org === undefined) delete doc.spec.organization;
+        const verdict = local(doc);
+        const apiserver = validate(structuredClone(doc));
+        accepted += verdict.success ? 1 : 0;
+        expect(apiserver.length === 0, `local: ${verdict.error ?? 'ok'}; apiserver: ${JSON.stringify(apiserver)}`).toBe(verdict.success);
+      }),
+      { numRuns: 1000, seed: 8 },
+    );
+    // Not vacuous: both verdicts occur often.
+    expect(accepted).toBeGreaterThan(150);
+    expect(accepted).toBeLessThan(850);
   });
 });

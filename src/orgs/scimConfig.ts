@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { describeIssues } from './describeIssues.js';
+import { pruneNonNullableNulls } from './pruneNulls.js';
 
 export const API_VERSION = 'scimsync.io/v1alpha1';
 export const KIND = 'ScimConfig';
@@ -45,7 +46,12 @@ const secretRef = z
   .describe("A key of a Secret in the ScimConfig's namespace.");
 
 export const httpTargetSpec = z.strictObject({
-  baseUrl: z.string().url().describe('Base URL of the application\'s membership API (docs/target-http.md).'),
+  // An http(s) URL in both schemas: zod's url() and the apiserver's `format: uri` differ on others.
+  baseUrl: z
+    .string()
+    .url()
+    .regex(/^https?:\/\/[^/?#\s]+/, 'must be an http or https URL')
+    .describe('Base URL of the application\'s membership API (docs/target-http.md).'),
   organization: z.string().min(1).optional().describe('The {organization} path segment; the organization slug when unset.'),
   token: z.string().min(1).optional().describe('Local mode: the bearer token itself.'),
   tokenEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding the bearer token.'),
@@ -170,6 +176,7 @@ export function parseScimConfigs(text: string, source: string): ScimConfigDocume
     }
     const value = doc.toJS();
     if (value === null || value === undefined) return;
+    pruneNonNullableNulls(value, scimConfigDocument);
     const parsed = scimConfigDocument.safeParse(value);
     if (!parsed.success) {
       for (const problem of describeIssues(parsed.error.issues, scimConfigDocument)) problems.push(`${source} document ${i + 1}: ${problem}`);

@@ -75,6 +75,8 @@ export interface WatchControl {
   end(): number;
   /** Open watches stay open but receive nothing more (a half-dead connection). */
   silence(): number;
+  /** Closes the listener and every connection, listens again after `downMs`. */
+  restart(downMs: number): Promise<void>;
 }
 
 export class Faults {
@@ -84,7 +86,7 @@ export class Faults {
   /** Every new watch is ended by the server after this many seconds (null: only timeoutSeconds). */
   watchLifetimeSeconds: number | null = null;
   /** Counters for tests: how many times each fault fired. */
-  readonly fired = { fail: 0, stall: 0, gone: 0, dropped: 0, ended: 0, silenced: 0 };
+  readonly fired = { fail: 0, stall: 0, gone: 0, dropped: 0, ended: 0, silenced: 0, restarts: 0 };
 
   constructor(private readonly watches: WatchControl) {}
 
@@ -126,6 +128,17 @@ export class Faults {
     const n = this.watches.silence();
     this.fired.silenced += n;
     return n;
+  }
+
+  /**
+   * An apiserver restart: every connection is cut, new ones are refused (ECONNREFUSED) for
+   * `downMs`, then the server listens on the same port with the same objects. Its watch history
+   * starts afresh (the watch cache is rebuilt), so watches from older versions get 410.
+   * Resolves when the server is back.
+   */
+  async restart(downMs = 1000): Promise<void> {
+    this.fired.restarts++;
+    await this.watches.restart(downMs);
   }
 
   /** From now on the server ends each watch after `seconds` (null: off). */

@@ -6,14 +6,23 @@
 //   https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/
 //   https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/
 //
-// Served: scimsync.io/v1alpha1 scimconfigs (namespaced, status subresource), v1 secrets,
-// coordination.k8s.io/v1 leases, events.k8s.io/v1 events, v1 namespaces (minimal); discovery
-// (/api, /apis, /api/v1, /apis/<group>/<version>), /version, /healthz, /readyz, /livez.
+// Use: `const fake = await startFakeApiserver(); kc.loadFromOptions(fake.kubeConfigOptions())`,
+// or as a process: `npx vite-node test/fakeApiserver/main.ts --port 6443 --kubeconfig FILE`
+// (prints its URL; kubectl works against it too). /work/notes/h8api.md has the full list.
+//
+// Served: scimsync.io/v1alpha1 scimconfigs from deploy/crds/ (namespaced, status subresource,
+// schema, defaults, CEL, printer columns), v1 secrets, coordination.k8s.io/v1 leases,
+// events.k8s.io/v1 events, v1 namespaces (minimal); discovery (/api, /apis, /api/v1,
+// /apis/<group>/<version>), /openapi/v3 (skeleton), /version, /healthz, /readyz, /livez.
 // Verbs: get, list (labelSelector, fieldSelector, limit/continue), watch (resourceVersion,
 // bookmarks, 410, timeoutSeconds, sendInitialEvents), create (generateName), update, patch
 // (merge, JSON patch; strategic merge only for built-in types), delete (finalizers,
-// preconditions), deletecollection; /status get/update/patch; dryRun=All.
-// Control: /_fake/state, /_fake/faults/<name> (see faults.ts), in-process `fake.faults`.
+// preconditions), deletecollection; /status get/update/patch; dryRun=All; fieldValidation;
+// Table output for kubectl get.
+// Faults (faults.ts): 500/503/429+Retry-After for N requests or a duration, stalls, 410 on the next
+// watch (ERROR event or HTTP), dropped / cleanly ended / silenced watches, watches ended after N s,
+// history compaction, a restart with connections refused. Control: /_fake/state,
+// /_fake/faults/<name>, in-process `fake.faults`.
 //
 // NOT MODELLED (a real cluster differs here; check these first on one):
 // - authentication, authorization (RBAC), admission (webhooks, ValidatingAdmissionPolicy, quota,
@@ -24,12 +33,15 @@
 // - garbage collection is a simplified background pass (owners matched by uid, run gcDelayMs after
 //   a change); propagationPolicy Foreground/Orphan, blockOwnerDeletion and the orphan/foreground
 //   finalizers are not modelled; namespace deletion empties and removes the namespace the same way;
-// - CRD schema validation, pruning, defaulting and CEL come from test/fakeApiserver/validateCrd.ts
-//   when plugged in (options.validators); no conversion webhooks, no multiple versions;
+// - CRD schema validation, pruning, defaulting and CEL come from validateCrd.ts (see its header for
+//   its own gaps: no ratcheting, core CEL only); one served version per CRD, no conversion webhooks;
+//   strict field validation (unknown fields) only for custom resources; CRDs themselves are not an
+//   API resource here (they are given to startFakeApiserver);
 // - list is always served from the latest state (resourceVersion/resourceVersionMatch on list
 //   are accepted but not honoured as snapshots); continue tokens are not consistent snapshots;
-// - no protobuf/CBOR, no Table output (kubectl get prints no custom columns), no aggregated discovery,
-//   no OpenAPI (/openapi/v2, /openapi/v3), no exec/logs/port-forward, no priority & fairness
+// - no protobuf/CBOR, no aggregated discovery, no OpenAPI v2 and only a skeleton of v3 (no schemas:
+//   kubectl explain shows nothing), Table output covers printer columns' simple JSONPaths only,
+//   no exec/logs/port-forward, no priority & fairness
 //   (429s only when injected), no graceful-deletion grace periods (pods), no TLS;
 // - a watch from a future resourceVersion starts at the current one instead of waiting;
 // - objects live in memory only; one process = one "cluster".
@@ -40,7 +52,10 @@ import { stringify as toYaml, parse as parseYaml } from 'yaml';
 import { ApiError, errors } from './errors.js';
 import { Faults, type WatchControl, type RequestInfo } from './faults.js';
 import { Registry, type PatchType } from './registry.js';
-import { apiVersionOf, builtinResources, type KObject, type ResourceDef, type Validator } from './resources.js';
+import { apiVersionOf, builtinResources, scimConfigWithoutSchema, type KObject, type ResourceDef, type Validator } from './resources.js';
+import { loadCrd, resourceFromCrd } from './crd.js';
+import { openApiGroupVersion, openApiRoot } from './openapi.js';
+import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.js';
 import { Store, filterChange, type Listener, type WatchEventType } from './store.js';
 
@@ -60,7 +75,13 @@ export interface FakeApiserverOptions {
   gcDelayMs?: number;
   /** Namespaces that exist at start (default default, kube-system, kube-public, kube-node-lease). */
   namespaces?: string[];
-  /** Extra validation per resource (plural name), e.g. { scimconfigs: makeCrdValidator(crd) }. */
+  /**
+   * CustomResourceDefinition objects to serve (schema, defaults and CEL rules enforced).
+   * Default: the repository's deploy/crds/scimconfigs.scimsync.io.yaml (or, if that file is
+   * missing, scimconfigs without a schema).
+   */
+  crds?: object[];
+  /** Extra validation per resource (plural name), run after the built-in checks. */
   validators?: Record<string, Validator>;
   /** Extra resource types to serve. */
   resources?: ResourceDef[];
@@ -206,7 +227,7 @@ function isTrue(v: string | null): boolean {
   return v === 'true' || v === '1';
 }
 
-function send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -235,12 +256,14 @@ class WatchSession {
   constructor(
     readonly res: http.ServerResponse,
     private readonly onClose: (w: WatchSession) => void,
+    private readonly transform?: (type: string, object: unknown) => unknown,
   ) {}
 
   /** api-concepts "Watch": each line is {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": …}. */
   write(type: WatchEventType | 'BOOKMARK' | 'ERROR', object: unknown): void {
     if (this.closed || this.silenced) return;
-    this.res.write(JSON.stringify({ type, object }) + '\n');
+    const o = this.transform ? this.transform(type, object) : object;
+    this.res.write(JSON.stringify({ type, object: o }) + '\n');
   }
 
   every(ms: number, fn: () => void): void {
@@ -276,7 +299,10 @@ class WatchSession {
 
 /** Starts the fake on 127.0.0.1. */
 export async function startFakeApiserver(options: FakeApiserverOptions = {}): Promise<FakeApiserver> {
-  const defs = [...builtinResources(), ...(options.resources ?? [])];
+  const crds = options.crds ?? [loadCrd()].filter((c): c is object => c !== undefined);
+  const customDefs = crds.map(resourceFromCrd);
+  if (!customDefs.some((d) => d.resource === 'scimconfigs')) customDefs.push(scimConfigWithoutSchema());
+  const defs = [...customDefs, ...builtinResources(), ...(options.resources ?? [])];
   for (const [resource, v] of Object.entries(options.validators ?? {})) {
     const d = defs.find((x) => x.resource === resource);
     if (!d) throw new Error(`validators: unknown resource ${resource}`);
@@ -290,6 +316,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   const watches = new Set<WatchSession>();
   const requests: RequestRecord[] = [];
   const stallTimers = new Set<NodeJS.Timeout>();
+  let stopped = false;
 
   const control: WatchControl = {
     drop: () => {
@@ -302,6 +329,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       for (const w of all) w.end();
       return all.length;
     },
+    restart: async () => {}, // set once the server exists
     silence: () => {
       let n = 0;
       for (const w of watches) if (!w.silenced) {
@@ -310,6 +338,23 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
       }
       return n;
     },
+  };
+  control.restart = async (downMs: number) => {
+    for (const w of [...watches]) w.drop();
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+    store.compact();
+    await new Promise((r) => setTimeout(r, downMs));
+    if (stopped) return;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   };
   const faults = new Faults(control);
 
@@ -366,10 +411,19 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     if (goneMode === 'http') throw errors.expired(goneMsg);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    // kubectl get -w asks for Tables: each event carries a one-row Table, only the first one
+    // with column definitions (as the apiserver's watch encoder does).
+    const table = wantsTable(req);
+    let first = true;
     const w = new WatchSession(res, (s) => {
       watches.delete(s);
       store.listeners.delete(listener);
-    });
+    }, table ? (type, object) => {
+      if (type === 'ERROR' || type === 'BOOKMARK') return object;
+      const t = toTable(def, [object as KObject], {}, qs(u, 'includeObject'), first);
+      first = false;
+      return t;
+    } : undefined);
     const listener: Listener = { def, namespace, match, send: (type, object) => w.write(type, object) };
     watches.add(w);
     req.on('close', () => w.closedByClient());
@@ -408,6 +462,14 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     const namespace = def.namespaced ? route.namespace : undefined;
     const method = req.method ?? 'GET';
     const dryRun = qs(u, 'dryRun') === 'All';
+    const fv = qs(u, 'fieldValidation') ?? 'Warn';
+    if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+      throw errors.badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
+    }
+    const warnings: string[] = [];
+    const wo = { dryRun, fieldValidation: fv as 'Strict' | 'Warn' | 'Ignore', warnings };
+    // Warnings travel as "Warning: 299 - <quoted text>" headers (api-concepts "Field validation").
+    const warn = (): Record<string, string | string[]> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {});
     if (sub !== undefined && sub !== 'status') throw errors.notFoundPath();
     if (name === undefined) {
       // Collection: list / watch / create / deletecollection.
@@ -429,12 +491,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
           startWatch({ def, namespace }, match, u, req, res);
           return 200;
         }
-        send(res, 200, listOf(def, namespace, match, u));
+        const list = listOf(def, namespace, match, u);
+        send(res, 200, wantsTable(req) ? toTable(def, list.items, list.metadata, qs(u, 'includeObject')) : list);
         return 200;
       }
       if (method === 'POST') {
-        const created = registry.create(def, namespace, (await readObject(req)) as KObject, { dryRun });
-        send(res, 201, created);
+        const created = registry.create(def, namespace, (await readObject(req)) as KObject, wo);
+        send(res, 201, created, warn());
         return 201;
       }
       throw errors.methodNotAllowed();
@@ -442,11 +505,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     const subresource = sub === 'status' ? 'status' : undefined;
     if (subresource && !def.statusSubresource) throw errors.notFoundPath();
     switch (method) {
-      case 'GET':
-        send(res, 200, registry.get(def, namespace, name));
+      case 'GET': {
+        const o = registry.get(def, namespace, name);
+        send(res, 200, wantsTable(req) ? toTable(def, [o], { resourceVersion: o.metadata.resourceVersion }, qs(u, 'includeObject')) : o);
         return 200;
+      }
       case 'PUT':
-        send(res, 200, registry.update(def, namespace, name, (await readObject(req)) as KObject, subresource, { dryRun }));
+        send(res, 200, registry.update(def, namespace, name, (await readObject(req)) as KObject, subresource, wo), warn());
         return 200;
       case 'PATCH': {
         const type = patchTypeOf(req, def);
@@ -457,7 +522,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         } catch (e) {
           throw errors.badRequest(`error decoding patch: ${(e as Error).message}`);
         }
-        send(res, 200, registry.patch(def, namespace, name, type, body, subresource, { dryRun }));
+        send(res, 200, registry.patch(def, namespace, name, type, body, subresource, wo), warn());
         return 200;
       }
       case 'DELETE': {
@@ -543,6 +608,11 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         case 'compact':
           store.compact();
           break;
+        case 'restart':
+          // Answer first: this connection is about to be cut.
+          send(res, 200, { restarting: true, downMs: Number(body.downMs ?? 1000) });
+          void faults.restart(Number(body.downMs ?? 1000));
+          return 200;
         case 'reset':
           faults.reset();
           break;
@@ -591,6 +661,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
         status = 200;
         return;
       }
+      if (parts[0] === 'openapi' && parts[1] === 'v3' && method === 'GET') {
+        const doc = parts.length === 2 ? openApiRoot(defs) : openApiGroupVersion(defs, parts.slice(2).join('/'));
+        if (!doc) throw errors.notFoundPath();
+        send(res, 200, doc);
+        status = 200;
+        return;
+      }
       const route = parseRoute(parts, defs);
       if (route === 'discovery' || (route === undefined && parts.length > 0 && parts.length <= 3 && (parts[0] === 'api' || parts[0] === 'apis'))) {
         if (method !== 'GET') throw errors.methodNotAllowed();
@@ -612,11 +689,15 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
   }
 
   const server = http.createServer((req, res) => {
+    res.on('error', () => {}); // a client gone mid-write is not the server's problem
     void handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -666,12 +747,13 @@ export async function startFakeApiserver(options: FakeApiserverOptions = {}): Pr
     patch: (resource, namespace, name, body, subresource) => registry.patch(registry.def(resource), namespace, name, 'merge', body, subresource),
     delete: (resource, namespace, name) => registry.delete(registry.def(resource), namespace, name),
     stop: async () => {
+      stopped = true;
       registry.stop();
       for (const t of stallTimers) clearTimeout(t);
       stallTimers.clear();
       for (const w of [...watches]) w.end();
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

@@ -2,11 +2,12 @@
 //   npx vite-node test/fakeApiserver/main.ts -- --port 6443 --kubeconfig /tmp/fake-kubeconfig
 // Prints its URL on the first stdout line and `kubeconfig <path>` on the second; stops on SIGTERM/SIGINT.
 // Options: --port N (default 0 = any free port), --kubeconfig PATH (default <tmpdir>/scimsync-fake-kubeconfig-<port>.yaml),
-// --namespace NAME (repeatable; extra namespaces to create), --bookmark-interval-ms N, --history N,
+// --namespace NAME (repeatable; extra namespaces to create), --crd FILE (repeatable; more CRDs to serve), --bookmark-interval-ms N, --history N,
 // --gc-delay-ms N, --verbose (one stderr line per request).
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadCrd } from './crd.js';
 import { startFakeApiserver } from './index.js';
 
 const { values } = parseArgs({
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     kubeconfig: { type: 'string' },
     namespace: { type: 'string', multiple: true, default: [] },
+    crd: { type: 'string', multiple: true, default: [] },
     'bookmark-interval-ms': { type: 'string' },
     history: { type: 'string' },
     'gc-delay-ms': { type: 'string' },
@@ -22,6 +24,12 @@ const { values } = parseArgs({
   },
 });
 
+for (const f of values.crd) {
+  if (!loadCrd(path.resolve(f))) {
+    process.stderr.write(`--crd ${f}: no such file\n`);
+    process.exit(2);
+  }
+}
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 const fake = await startFakeApiserver({
   port: Number(values.port),
@@ -29,6 +37,8 @@ const fake = await startFakeApiserver({
   bookmarkIntervalMs: num(values['bookmark-interval-ms']),
   historySize: num(values.history),
   gcDelayMs: num(values['gc-delay-ms']),
+  // --crd adds CustomResourceDefinition files to the repository's ScimConfig CRD.
+  crds: values.crd.length ? [loadCrd(), ...values.crd.map((f) => loadCrd(path.resolve(f)))].filter((c): c is object => c !== undefined) : undefined,
   log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
 });
 const kubeconfig = values.kubeconfig ?? path.join(os.tmpdir(), `scimsync-fake-kubeconfig-${fake.port}.yaml`);

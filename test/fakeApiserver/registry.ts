@@ -30,6 +30,10 @@ export type PatchType = 'merge' | 'json' | 'strategic';
 export interface WriteOptions {
   /** ?dryRun=All: run every check, store nothing (api-concepts "Dry-run"). */
   dryRun?: boolean;
+  /** ?fieldValidation= (api-concepts "Field validation"); the API's default is Warn. */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** Collects Warning header texts of the write. */
+  warnings?: string[];
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -99,8 +103,17 @@ export class Registry {
     }
   }
 
-  private validate(def: ResourceDef, obj: KObject, old?: KObject): void {
+  /**
+   * Admission of one write: the CRD's schema (unknown fields, defaults, OpenAPI, CEL) for custom
+   * resources, the type's own checks for built-ins, and the name; all field errors in one 422.
+   */
+  private validate(def: ResourceDef, obj: KObject, old: KObject | undefined, o: WriteOptions): void {
     const causes: StatusCause[] = [];
+    if (def.admit) {
+      const r = def.admit(obj, old, o.fieldValidation ?? 'Warn');
+      o.warnings?.push(...r.warnings);
+      causes.push(...r.causes);
+    }
     const name = obj.metadata.name ?? '';
     if (!old && !dns1123Subdomain.test(name) && def.resource !== 'events') {
       causes.push({
@@ -154,7 +167,7 @@ export class Registry {
     if (def.statusSubresource && def.custom) delete obj.status;
     if (def.resource === 'namespaces') obj.status = { phase: 'Active' };
     def.normalize?.(obj);
-    this.validate(def, obj);
+    this.validate(def, obj, undefined, o);
     if (o.dryRun) return obj;
     obj.metadata.resourceVersion = String(this.store.nextRv());
     const { apiVersion, kind, metadata, ...rest } = obj;
@@ -208,6 +221,14 @@ export class Registry {
     const m = next.metadata;
     m.name = name;
     if (def.namespaced) m.namespace = cur.metadata.namespace;
+    // k8s.io/apiserver/pkg/registry/rest/update.go BeforeUpdate: "Use the existing UID if none is
+    // provided"; a different one fails validation (immutable) — e.g. a write meant for an object
+    // that was deleted and re-created under the same name.
+    if (sub !== 'status' && proposed.metadata.uid && proposed.metadata.uid !== cur.metadata.uid) {
+      throw errors.invalid(def.kind, def.group, name, [
+        { reason: 'FieldValueInvalid', field: 'metadata.uid', message: `Invalid value: "${proposed.metadata.uid}": field is immutable` },
+      ]);
+    }
     m.uid = cur.metadata.uid;
     m.creationTimestamp = cur.metadata.creationTimestamp;
     m.resourceVersion = cur.metadata.resourceVersion;
@@ -241,7 +262,7 @@ export class Registry {
       }
     }
     def.normalize?.(next);
-    this.validate(def, next, cur);
+    this.validate(def, next, cur, o);
     // metadata.generation: "a sequence number representing a specific generation of the desired
     // state", bumped by the server on spec changes only; with the status subresource enabled,
     // "updates to the custom resource … except for changes to the metadata or status stanza"

@@ -37,6 +37,12 @@ export interface OwnerReference {
 /** Validates a create (old undefined) or an update; returns field errors for a 422. */
 export type Validator = (obj: KObject, old?: KObject) => StatusCause[];
 
+/**
+ * Schema admission of a custom resource (crd.ts): may prune and default `obj` in place, throws a
+ * 400 for unknown fields under fieldValidation=Strict, returns Warning texts and field errors.
+ */
+export type Admit = (obj: KObject, old: KObject | undefined, fieldValidation: 'Strict' | 'Warn' | 'Ignore') => { warnings: string[]; causes: StatusCause[] };
+
 export interface ResourceDef {
   group: string; // '' for core
   version: string;
@@ -57,6 +63,9 @@ export interface ResourceDef {
   fieldSelectors: string[];
   shortNames?: string[];
   validate?: Validator;
+  admit?: Admit;
+  /** kubectl get columns (CRD additionalPrinterColumns), after Name. */
+  printerColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
   /** Normalizes a body before storing (Secret stringData → data). */
   normalize?: (obj: KObject) => void;
 }
@@ -175,10 +184,12 @@ function validateEvent(obj: KObject): StatusCause[] {
 
 const common = { custom: false, statusSubresource: false, generation: false, allowUnconditionalUpdate: true, returnDeletedObject: false };
 
-/** The built-in resource types; ScimConfig is `scimConfigDef` so a CRD validator can be attached. */
-export function builtinResources(): ResourceDef[] {
-  return [
-    {
+/**
+ * ScimConfig without a schema, for when deploy/crds/ has no CRD (the fake then accepts any spec).
+ * Normally scimconfigs are served from the CRD (crd.ts resourceFromCrd).
+ */
+export function scimConfigWithoutSchema(): ResourceDef {
+  return {
       ...common,
       group: 'scimsync.io',
       version: 'v1alpha1',
@@ -192,7 +203,12 @@ export function builtinResources(): ResourceDef[] {
       returnDeletedObject: true,
       fieldSelectors: [],
       shortNames: ['scimcfg'],
-    },
+  };
+}
+
+/** The built-in resource types the operator uses. */
+export function builtinResources(): ResourceDef[] {
+  return [
     { ...common, group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true, fieldSelectors: ['type'], normalize: normalizeSecret, validate: validateSecret },
     { ...common, group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true, fieldSelectors: [], validate: validateLease, normalize: (o) => normalizeMicroTimes(o.spec as Record<string, unknown>, ['acquireTime', 'renewTime']) },
     {
@@ -202,10 +218,11 @@ export function builtinResources(): ResourceDef[] {
       resource: 'events',
       kind: 'Event',
       namespaced: true,
+      shortNames: ['ev'],
       fieldSelectors: ['regarding.kind', 'regarding.name', 'regarding.namespace', 'regarding.uid', 'reason', 'type', 'reportingController'],
       validate: validateEvent,
       normalize: (o) => normalizeMicroTimes(o, ['eventTime']),
     },
-    { ...common, group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, fieldSelectors: ['status.phase'], statusSubresource: true },
+    { ...common, group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], fieldSelectors: ['status.phase'], statusSubresource: true },
   ];
 }

@@ -127,7 +127,9 @@ function applyDefaults(value: Json, s: Schema, isRoot: boolean): void {
   for (const [key, child] of Object.entries(s.properties ?? {})) {
     if (isRootMeta(isRoot, key)) continue;
     // "null values for fields that either don't specify the nullable flag, or give it a false
-    // value, will be pruned before defaulting happens" (CRD, "Defaulting and Nullable").
+    // value, will be pruned before defaulting happens" (CRD, "Defaulting and Nullable"); in code,
+    // apiextensions-apiserver schema/defaulting PruneNonNullableNullsWithoutDefaults, then Default
+    // replaces the remaining non-nullable nulls with their defaults.
     if (value[key] === null && !child.nullable) delete value[key];
     if (value[key] === undefined && child.default !== undefined) value[key] = clone(child.default as Json);
     if (value[key] !== undefined) applyDefaults(value[key], child, false);
