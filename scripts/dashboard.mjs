@@ -197,13 +197,25 @@ panel(
 panel(
   {
     type: 'timeseries',
+    title: 'Unknown group members / s by organization',
+    description: 'Group member values skipped because they name no User or Group of the organization (scimsync_scim_unknown_members_total): the IdP pushes members it never provisioned here.',
+    fieldConfig: ts('ops'),
+    options: legend,
+    targets: [{ expr: `sum by (organization) (rate(scimsync_scim_unknown_members_total{${ORG}}${RI}))`, legendFormat: '{{organization}}' }],
+  },
+  8,
+  6,
+);
+panel(
+  {
+    type: 'timeseries',
     title: 'SCIM auth failures / s by reason',
     description: 'Requests refused with 401 (scimsync_scim_auth_failures_total). revoked/expired with an organization: an IdP still has a dead token. A burst of unknown: tokens being tried (ScimsyncScimAuthFailures).',
     fieldConfig: ts('reqps'),
     options: legend,
     targets: [{ expr: `sum by (organization, reason) (rate(scimsync_scim_auth_failures_total${RI}))`, legendFormat: '{{reason}} {{organization}}' }],
   },
-  24,
+  16,
   6,
 );
 

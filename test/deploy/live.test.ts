@@ -50,6 +50,8 @@ let tmp = '';
 let workloadStart = 0;
 /** The scimsync Prometheus scrapes. */
 let scimsyncBase = '';
+/** The operator Prometheus scrapes. */
+let operatorBase = '';
 
 interface PromResult {
   status: string;
@@ -148,6 +150,9 @@ async function workload(base: string, token: string, revokedToken: string): Prom
   expect(group.status).toBe(201);
   const add = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: ids.slice(6, 9).map((value) => ({ value })) }] });
   expect([200, 204]).toContain(add.status);
+  // A member value naming no user of the organization: skipped and counted (unknown members).
+  const unknown = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: '00000000-0000-4000-8000-000000000000' }] }] });
+  expect([200, 204]).toContain(unknown.status);
   const remove = await scim('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[0]}"]` }] });
   expect([200, 204]).toContain(remove.status);
   // Deprovisioning: three deactivated (Okta, Entra ID), one deleted.
@@ -168,6 +173,7 @@ beforeAll(async () => {
   rig = await startOperatorRig();
   const db = rig.db;
   const operator = await rig.startOperator('operator-0', { LOG_LEVEL: 'warn' });
+  operatorBase = `http://127.0.0.1:${operator.port}`;
   const port = await freePort();
   scimsync = startCli(['start'], cliEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RECONCILER_POLL_MS: '200' }));
   const base = `http://127.0.0.1:${port}`;
@@ -301,8 +307,11 @@ describe('every alert expression, evaluated by a live Prometheus', () => {
 });
 
 describe('promtool check metrics', () => {
-  it("finds nothing to fix in scimsync's own metrics (prom-client's process/nodejs defaults left out)", async () => {
-    const text = await (await fetch(`${scimsyncBase}/metrics`)).text();
+  it.each([
+    ['scimsync start', () => scimsyncBase, 'scimsync_organization_ready'],
+    ['scimsync operator', () => operatorBase, 'scimsync_operator_leader'],
+  ] as const)("finds nothing to fix in %s's own metrics (prom-client's process/nodejs defaults left out)", async (_name, base, family) => {
+    const text = await (await fetch(`${base()}/metrics`)).text();
     const own = text
       .split('\n')
       .filter((l) => {
@@ -310,7 +319,7 @@ describe('promtool check metrics', () => {
         return !!name && name.startsWith('scimsync_');
       })
       .join('\n');
-    expect(own).toContain('# TYPE scimsync_organization_ready gauge');
+    expect(own).toContain(`# TYPE ${family} gauge`);
     const r = await runTool(tools.promtool, ['check', 'metrics'], { input: `${own}\n` });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);

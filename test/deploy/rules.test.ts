@@ -1,7 +1,8 @@
 // The alert rules: promtool's own checks and unit tests (deploy/prometheus/tests, one file per
 // alert, each with a case that fires and one that stays silent), and the conventions every
 // alert follows (severity, summary, description, runbook that exists and says what to run).
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,15 +45,15 @@ describe('promtool', () => {
 
   it('a broken expectation makes promtool test rules fail (the tests can fail)', async () => {
     const file = path.join(RULE_TESTS_DIR, 'ScimsyncItemsFailing.yaml');
-    const text = readFileSync(file, 'utf8').replace('severity: warning', 'severity: critical');
-    const tmp = path.join(RULE_TESTS_DIR, '.broken.yaml.tmp');
-    writeFileSync(tmp, text);
+    const text = readFileSync(file, 'utf8').replace('severity: warning', 'severity: critical').replace('  - ../scimsync-rules.yaml', `  - ${JSON.stringify(RULES_FILE)}`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'scimsync-promtool-'));
     try {
-      const r = await runTool(tools.promtool, ['test', 'rules', tmp], { cwd: path.dirname(RULES_FILE) });
+      writeFileSync(path.join(dir, 'broken.yaml'), text);
+      const r = await runTool(tools.promtool, ['test', 'rules', path.join(dir, 'broken.yaml')], { cwd: dir });
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toContain('FAILED');
     } finally {
-      rmSync(tmp, { force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
