@@ -12,6 +12,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** [source under deploy/, copy under helm/scimsync/files/] */
 export const CHART_FILES = [
   ['deploy/crds/scimconfigs.scimsync.io.yaml', 'helm/scimsync/files/crds/scimconfigs.scimsync.io.yaml'],
+  ['deploy/rbac.yaml', 'helm/scimsync/files/rbac.yaml'],
   ['deploy/prometheus/scimsync-rules.yaml', 'helm/scimsync/files/prometheus/scimsync-rules.yaml'],
   ['deploy/grafana/scimsync.json', 'helm/scimsync/files/grafana/scimsync.json'],
 ];

@@ -317,23 +317,28 @@ describe('RBAC', () => {
   type Role = K8sObject & { rules: Rule[] };
   const rulesOf = (all: K8sObject[], kind: string, name: string) => (named(all, kind, name) as Role).rules;
 
-  it('the operator may do exactly what its code calls; its Lease only in its own namespace', () => {
+  it('least privilege: no wildcards, no escalation; the Lease only in the release namespace; the reconciler only reads Secrets; the ingress gets nothing', () => {
     const all = rendered.default!;
-    expect(rulesOf(all, 'ClusterRole', 'rel-scimsync-operator')).toEqual([
-      { apiGroups: ['scimsync.io'], resources: ['scimconfigs'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
-      { apiGroups: ['scimsync.io'], resources: ['scimconfigs/status'], verbs: ['get', 'update', 'patch'] },
-      { apiGroups: ['scimsync.io'], resources: ['scimconfigs/finalizers'], verbs: ['update'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-    ]);
+    const roles = [...byKind(all, 'ClusterRole'), ...byKind(all, 'Role')] as Role[];
+    for (const r of roles.flatMap((x) => x.rules)) {
+      for (const list of [r.apiGroups, r.resources, r.verbs]) expect(list).not.toContain('*');
+      for (const v of ['escalate', 'bind', 'impersonate']) expect(r.verbs).not.toContain(v);
+    }
+    const operator = rulesOf(all, 'ClusterRole', 'rel-scimsync-operator');
+    expect(new Set(operator.flatMap((r) => r.apiGroups))).toEqual(new Set(['scimsync.io', '', 'events.k8s.io']));
+    expect(operator.filter((r) => r.apiGroups.includes('')).flatMap((r) => r.resources)).toEqual(['secrets']);
     const lease = named(all, 'Role', 'rel-scimsync-operator-leader-election') as Role;
     expect(lease.metadata.namespace).toBe(NAMESPACE);
-    expect(lease.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
-    expect(rulesOf(all, 'ClusterRole', 'rel-scimsync-reconciler')).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] }]);
+    expect(lease.rules.map((r) => [r.apiGroups, r.resources])).toEqual([[['coordination.k8s.io'], ['leases']]]);
+    expect(lease.rules[0]!.verbs).not.toContain('delete');
+    const reconciler = rulesOf(all, 'ClusterRole', 'rel-scimsync-reconciler');
+    expect(reconciler.map((r) => [r.apiGroups, r.resources])).toEqual([[[''], ['secrets']]]);
+    expect(reconciler[0]!.verbs.every((v) => ['get', 'list', 'watch'].includes(v))).toBe(true);
     expect(named(all, 'ClusterRole', 'rel-scimsync-ingress')).toBeUndefined();
+    expect(named(all, 'ClusterRoleBinding', 'rel-scimsync-ingress')).toBeUndefined();
   });
 
-  it('grants the same rules as the plain manifests of deploy/rbac.yaml', () => {
+  it('grants the same rules as the plain manifests of deploy/rbac.yaml (the chart reads them from its copy)', () => {
     const manifests = parseManifests(readFileSync(path.join(ROOT, 'deploy/rbac.yaml'), 'utf8')) as Role[];
     const plain = (kind: string, component: string) => manifests.filter((o) => o.kind === kind && o.metadata.labels?.['app.kubernetes.io/component'] === component).flatMap((r) => r.rules);
     const all = rendered.default!;
