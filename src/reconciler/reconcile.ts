@@ -260,8 +260,8 @@ export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Re
   return { ...planCounts(plan, extra), sample: planSample(plan) };
 }
 
-/** The drift gauge's values; stored in last_plan.drift so every replica exports them from Postgres. */
-function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'unmanaged', number> {
+/** Members differing at a full pass, by the kinds of scimsync_drift_members (docs/metrics.md). */
+export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'unmanaged', number> {
   return {
     missing: plan.grants.length,
     extra: plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length,
@@ -270,8 +270,11 @@ function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'unmanage
   };
 }
 
-function setDrift(slug: string, plan: Plan): void {
-  for (const [kind, n] of Object.entries(driftOf(plan))) driftMembers.set({ organization: orgLabel(slug), kind }, n);
+/** Sets the drift gauges at once; every reconciler re-reads them from last_plan.drift (orgGauges.ts). */
+function setDrift(slug: string, plan: Plan): Record<string, number> {
+  const drift = driftOf(plan);
+  for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: orgLabel(slug), kind }, n);
+  return drift;
 }
 
 async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
@@ -294,13 +297,13 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const ctx = await passContext(deps, org, item);
   const passStart = (await deps.pool.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
-  setDrift(org.slug, plan);
+  const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {
     if (planSize(plan)) {
       ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
       ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
     }
-    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift: driftOf(plan) }));
+    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
     return {};
   }
   const approved = await approvedEmails(deps.pool, org.id);
@@ -322,7 +325,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
     // Reservations of ops that were skipped or never ran (consumed ones are gone already).
     await releaseReservations(deps.pool, [...(reserved?.values() ?? [])]);
   }
-  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift: driftOf(plan) });
+  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) {
     ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
