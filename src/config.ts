@@ -22,6 +22,8 @@ export const configSchema = z.object({
   SCIM_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Largest page a list request may ask for (count); advertised as filter.maxResults. */
   SCIM_MAX_RESULTS: z.coerce.number().int().positive().default(1000),
+  /** Most operations one PATCH request may carry; more is a 413 naming the limit (docs/scim.md). */
+  SCIM_MAX_PATCH_OPERATIONS: z.coerce.number().int().positive().default(1000),
   /** Page size when the client gives no count. */
   SCIM_DEFAULT_COUNT: z.coerce.number().int().positive().default(100),
   /** How long SIGTERM waits for in-flight requests before closing connections. */

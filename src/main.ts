@@ -119,7 +119,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     const app = makeApp({
       pool,
       log,
-      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES, maxPatchOperations: config.SCIM_MAX_PATCH_OPERATIONS },
     });
     const server = createServer(app);
     server.keepAliveTimeout = 65_000;

@@ -16,6 +16,8 @@ export interface HttpOptions {
   maxResults: number;
   defaultCount: number;
   maxPayloadBytes: number;
+  /** SCIM_MAX_PATCH_OPERATIONS; DEFAULT_MAX_PATCH_OPERATIONS when unset. */
+  maxPatchOperations?: number;
 }
 
 export interface AppDeps {

@@ -7,7 +7,7 @@ import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
-import { listResponse, listRoutes, projection, sendPatchResult, wants } from './users.js';
+import { listResponse, listRoutes, patchLimits, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
 import { scimUnknownMembersTotal } from '../metrics.js';
 
@@ -84,7 +84,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.patch('/:id', async (req, res) => {
     const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
-      const result = applyPatch(rt, cur.resource, req.body);
+      const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return { resource: result.changed ? result.resource : undefined, members: result.members };
     });
     reportUnknownMembers(req, row);

@@ -1,6 +1,6 @@
 // /Users (RFC 7644 §3.3–3.6).
 import { Router, type Request } from 'express';
-import { applyPatch } from '../scim/patch.js';
+import { DEFAULT_MAX_PATCH_OPERATIONS, applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
 import { parseListParams, encodeCursor, searchRequest, type ListParams } from '../scim/listParams.js';
 import { LIST_RESPONSE_SCHEMA, USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
@@ -56,6 +56,9 @@ export function listResponse(total: number, resources: unknown[], p: ListParams,
   return body;
 }
 
+/** The PATCH engine's limits from the HTTP options. */
+export const patchLimits = (opts: HttpOptions) => ({ maxOperations: opts.maxPatchOperations ?? DEFAULT_MAX_PATCH_OPERATIONS });
+
 type ListHandler = (pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) => Promise<unknown>;
 
 /** GET / (query parameters) and POST /.search (a SearchRequest body) of one resource type. */
@@ -98,10 +101,10 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.patch('/:id', async (req, res) => {
     const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
-      const result = applyPatch(rt, cur.resource, req.body);
+      const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return result.changed ? result.resource : undefined;
     });
-    sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
   });
 
   r.delete('/:id', async (req, res) => {
