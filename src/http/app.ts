@@ -10,6 +10,7 @@ import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
 import { usersRouter } from './users.js';
+import { checkJsonBody, checkQuery } from '../scim/inputText.js';
 
 export interface HttpOptions {
   publicUrl?: string;
@@ -112,6 +113,12 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
   scim.use(bearerAuth(pool));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
+  // Text Postgres cannot store and bodies nested deep enough to overflow a recursive walk: 400.
+  scim.use((req, _res, next) => {
+    checkQuery(req.query as Record<string, unknown>);
+    checkJsonBody(req.body);
+    next();
+  });
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
   scim.use('/', discoveryRouter(pool, options));
