@@ -9,7 +9,7 @@ import { retryOnDeadlock, writeBatched } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
 import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
-import { listRows, type ListPage, type ListQuery } from './list.js';
+import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { GROUPS_SQL } from './filterSql.js';
 
 export interface GroupRow {
@@ -263,6 +263,16 @@ export async function deleteGroup(pool: Pool, organizationId: string, id: string
     await client.query('delete from scim_groups where id = $1::uuid', [id]);
     await markTouched(client, organizationId, touched, false);
   }));
+}
+
+/**
+ * A page of groups as keys (id, paging key, approximate size incl. members when they are
+ * returned) in list order, for the streamed list response (see listUserKeys).
+ */
+export async function listGroupKeys(db: Queryable, organizationId: string, q: ListQuery, withMembers: boolean): Promise<ListPage<RowKey>> {
+  const members = withMembers ? ' + 160 * (select count(*) from scim_group_members m where m.group_id = g.id)' : '';
+  const select = `g.id, g.created_at::text as "createdAtKey", ${jsonbWeight('g.resource')}${members} as weight`;
+  return listRows<RowKey>(db, { target: GROUPS_SQL, from: 'scim_groups g', live: 'true', select }, organizationId, q);
 }
 
 export async function listGroups(db: Queryable, organizationId: string, q: ListQuery): Promise<ListPage<GroupRow>> {

@@ -5,7 +5,7 @@ import type { PoolClient, Pool, Queryable } from './pool.js';
 import { SQLSTATE, sqlState, withTransaction } from './pool.js';
 import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
 import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
-import { listRows, type ListPage, type ListQuery } from './list.js';
+import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { retryOnDeadlock } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
 
@@ -180,6 +180,16 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
     await dropMemberships(client, id);
     await markForReconcile(client, organizationId, [id]);
   }));
+}
+
+/**
+ * A page of users as keys (id, paging key, approximate size) in list order: the HTTP layer
+ * fetches the rows in memory-bounded chunks (getUsersByIds) and streams them.
+ */
+export async function listUserKeys(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<RowKey>> {
+  const groups = withGroups ? ' + 80 * (select count(*) from scim_group_members m where m.member_id = u.id)' : '';
+  const select = `u.id, u.created_at::text as "createdAtKey", ${jsonbWeight('u.resource')}${groups} as weight`;
+  return listRows<RowKey>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
