@@ -324,6 +324,17 @@ spec:
     expect(r.stderr).toMatch(/document 1: spec\.organization: must be a DNS label/);
     expect(r.stderr).toMatch(/document 2: kind: /);
   });
+
+  it('stops at start on an unknown field (dryrun: for dryRun:), naming its path and the document', async () => {
+    const file = path.join(tmp, 'typo.yaml');
+    await writeFile(file, `${CONFIGS}  dryrun: true\n  revocationGuard: { maxcount: 3 }\n`);
+    const r = await runCli(['start', '--config', file], cliEnv({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', PORT: '0', LOG_LEVEL: 'warn' }));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file} document 2: spec.dryrun: unknown field "dryrun" (did you mean "dryRun"?)`);
+    expect(r.stderr).toContain(`${file} document 2: spec.revocationGuard.maxcount: unknown field "maxcount" (did you mean "maxCount"?)`);
+    expect(r.stderr).not.toContain('document 1');
+  });
 });
 
 describe('help', () => {

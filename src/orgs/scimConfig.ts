@@ -4,117 +4,149 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import { describeIssues } from './describeIssues.js';
+import { pruneNonNullableNulls } from './pruneNulls.js';
 
 export const API_VERSION = 'scimsync.io/v1alpha1';
 export const KIND = 'ScimConfig';
 
 export const organizationSlug = z
   .string()
+  .max(63, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters')
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters');
 
-/** A duration such as "250ms", "30s", "5m", "1h", "1d"; parsed to milliseconds. */
+/** "250ms", "30s", "5m", "1h", "1d" (decimals allowed); also the CRD's pattern for durations. */
+export const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
+
+/**
+ * A duration: a string such as "250ms", "30s", "5m", "1h", "1d", or a whole number of
+ * milliseconds; parsed to milliseconds. In the CRD a string|integer union is
+ * `x-kubernetes-int-or-string` (as Deployment's maxSurge), so a number must be an integer here too.
+ */
 export const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
+  .union([z.string().regex(DURATION_PATTERN, 'must be a duration such as "30s", "5m" or "1h"'), z.number().int().min(0)])
+  .transform((v) => {
     if (typeof v === 'number') return v;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "30s", "5m" or "1h"' });
-      return z.NEVER;
-    }
+    const m = DURATION_PATTERN.exec(v)!;
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
     return Math.round(Number(m[1]) * unit);
   });
 
+// Field descriptions are .describe() text: they become the CRD's descriptions (kubectl explain).
+
 /** Maps an IdP group (displayName, case-insensitively, or externalId) to an application role. */
-export const roleMapping = z.object({
-  group: z.string().min(1),
-  role: z.string().min(1),
-  teams: z.array(z.string().min(1)).default([]),
+export const roleMapping = z.strictObject({
+  group: z.string().min(1).describe('IdP group: displayName (case-insensitive) or externalId.'),
+  role: z.string().min(1).describe('Application role of its members.'),
+  teams: z.array(z.string().min(1)).default([]).describe('Application teams of its members.'),
 });
 
-const secretRef = z.object({ name: z.string().min(1), key: z.string().min(1) });
+const secretRef = z
+  .strictObject({ name: z.string().min(1).describe('Secret name.'), key: z.string().min(1).describe('Key in the Secret.') })
+  .describe("A key of a Secret in the ScimConfig's namespace.");
 
-export const httpTargetSpec = z.object({
-  baseUrl: z.string().url(),
-  /** The {organization} path segment; the organization slug when unset. */
-  organization: z.string().min(1).optional(),
-  /** Local mode: the bearer token itself, or the name of an environment variable holding it. */
-  token: z.string().min(1).optional(),
-  tokenEnv: z.string().min(1).optional(),
-  /** Kubernetes: a Secret key, mounted under RECONCILER_SECRETS_DIR/<name>/<key>. */
-  tokenSecretRef: secretRef.optional(),
-  timeout: duration.prefault('10s'),
-  maxRetries: z.number().int().min(0).max(20).default(5),
-  /** First retry delay; doubled per attempt, full jitter, capped at 10s. */
-  retryBaseDelay: duration.prefault('200ms'),
-  /** A Retry-After longer than this is not waited for in-process: the item is requeued instead. */
-  maxRetryAfter: duration.prefault('30s'),
-  pageSize: z.number().int().positive().max(10_000).default(500),
+export const httpTargetSpec = z.strictObject({
+  // An http(s) URL in both schemas: zod's url() and the apiserver's `format: uri` differ on others.
+  baseUrl: z
+    .string()
+    .url()
+    .regex(/^https?:\/\/[^/?#\s]+/, 'must be an http or https URL')
+    .describe('Base URL of the application\'s membership API (docs/target-http.md).'),
+  organization: z.string().min(1).optional().describe('The {organization} path segment; the organization slug when unset.'),
+  token: z.string().min(1).optional().describe('Local mode: the bearer token itself.'),
+  tokenEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding the bearer token.'),
+  tokenSecretRef: secretRef.optional().describe('The bearer token, from a Secret key.'),
+  timeout: duration.prefault('10s').describe('Per-request timeout.'),
+  maxRetries: z.number().int().min(0).max(20).default(5).describe('Retries of a failed call.'),
+  retryBaseDelay: duration.prefault('200ms').describe('First retry delay; doubled per attempt, full jitter, capped at 10s.'),
+  maxRetryAfter: duration.prefault('30s').describe('A Retry-After longer than this is not waited for in-process: the item is requeued.'),
+  pageSize: z.number().int().positive().max(10_000).default(500).describe('Members per page when listing.'),
 });
 
-export const postgresTargetSpec = z.object({
-  /** The application's database; the scimsync database itself when unset. */
+export const postgresTargetSpec = z.strictObject({
   connection: z
-    .object({ url: z.string().min(1).optional(), urlEnv: z.string().min(1).optional(), urlSecretRef: secretRef.optional() })
-    .optional(),
-  /** Table name, optionally schema-qualified ("app.memberships"). Needs a unique key on (organization, email). */
-  table: z.string().min(1).default('app_memberships'),
+    .strictObject({
+      url: z.string().min(1).optional().describe('Local mode: the connection string.'),
+      urlEnv: z.string().min(1).optional().describe('Local mode: the environment variable holding it.'),
+      urlSecretRef: secretRef.optional().describe('The connection string, from a Secret key.'),
+    })
+    .optional()
+    .describe("The application's database; scimsync's own when unset."),
+  table: z.string().min(1).default('app_memberships').describe('Table, optionally schema-qualified ("app.memberships"); needs a unique key on (organization, email).'),
   columns: z
-    .object({
+    .strictObject({
       organization: z.string().min(1).default('organization'),
       email: z.string().min(1).default('email'),
       role: z.string().min(1).default('role'),
-      /** A text[] column; omit when the application has no teams. */
-      teams: z.string().min(1).nullable().default('teams'),
+      teams: z.string().min(1).nullable().default('teams').describe('A text[] column; null when the application has no teams.'),
       displayName: z.string().min(1).nullable().default(null),
       externalId: z.string().min(1).nullable().default(null),
     })
-    .prefault({}),
-  /** Value written to the organization column; the organization slug when unset. */
-  organizationValue: z.string().min(1).optional(),
-  pageSize: z.number().int().positive().max(10_000).default(1000),
+    .prefault({})
+    .describe('Column names of the membership table.'),
+  organizationValue: z.string().min(1).optional().describe('Value written to the organization column; the organization slug when unset.'),
+  pageSize: z.number().int().positive().max(10_000).default(1000).describe('Rows per page when listing.'),
 });
 
 export const targetSpec = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('http'), http: httpTargetSpec }),
-  z.object({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}) }),
+  z.strictObject({ type: z.literal('http'), http: httpTargetSpec.describe('type http: a REST API the application implements.') }),
+  z.strictObject({ type: z.literal('postgres'), postgres: postgresTargetSpec.prefault({}).describe("type postgres: the application's membership table.") }),
 ]);
 
 /**
  * Revocations allowed per sliding window before the rest are held for `scimsync approve`:
  * the larger of maxCount and ceil(maxFraction × members); either may be null to use only the other.
  */
-export const revocationGuard = z.object({
+export const revocationGuard = z.strictObject({
   enabled: z.boolean().default(true),
-  maxFraction: z.number().min(0).max(1).nullable().default(0.1),
-  maxCount: z.number().int().min(0).nullable().default(10),
-  window: duration.prefault('1h'),
+  maxFraction: z.number().min(0).max(1).nullable().default(0.1).describe('Fraction of the members; null: use maxCount only.'),
+  maxCount: z.number().int().min(0).nullable().default(10).describe('Number of members; null: use maxFraction only.'),
+  window: duration.prefault('1h').describe('Sliding window the limit applies to.'),
 });
 
-/** spec fields: the organization and the reconciler's configuration (issue 3). */
-export const scimConfigSpec = z
-  .object({
-    organization: organizationSlug,
-    roleMappings: z.array(roleMapping).default([]),
-    defaultRole: z.string().min(1).default('member'),
-    /** allUsers: every active user is a member; mappedGroupsOnly: only users in a mapped group. */
-    membership: z.enum(['allUsers', 'mappedGroupsOnly']).default('allUsers'),
-    protectedMembers: z.array(z.string().min(1)).default([]),
-    revokeUnmanaged: z.boolean().default(false),
-    dryRun: z.boolean().default(false),
-    resyncInterval: duration.prefault('5m'),
-    revocationGuard: revocationGuard.prefault({}),
-    /** The application's memberships; the reference table app_memberships when unset. */
-    target: targetSpec.prefault({ type: 'postgres', postgres: {} }),
-  })
-  .passthrough();
+/**
+ * spec fields: the organization, the reconciler's configuration (issue 3) and the operator's
+ * (issue 8). Strict at every level: an unknown field (`roleMapping:` for `roleMappings:`) is an
+ * error, as the Kubernetes API server reports it under strict field validation, instead of a
+ * typo that silently leaves a safety setting at its default.
+ */
+export const scimConfigSpec = z.strictObject({
+  organization: organizationSlug.describe('URL slug of the organization (/scim/v2/{organization}/); immutable.'),
+  roleMappings: z.array(roleMapping).default([]).describe('IdP group → application role and teams; the first match wins.'),
+  defaultRole: z.string().min(1).default('member').describe('Role of a member no mapping matches.'),
+  membership: z
+    .enum(['allUsers', 'mappedGroupsOnly'])
+    .default('allUsers')
+    .describe('allUsers: every active user is a member; mappedGroupsOnly: only users in a mapped group.'),
+  protectedMembers: z.array(z.string().min(1)).default([]).describe('Emails never revoked.'),
+  revokeUnmanaged: z.boolean().default(false).describe('Revoke members present in the target that were never provisioned.'),
+  dryRun: z.boolean().default(false).describe('Compute plans, apply nothing.'),
+  resyncInterval: duration.prefault('5m').describe('Full resync period (repairs drift made in the application).'),
+  revocationGuard: revocationGuard
+    .prefault({})
+    .describe('Revocations per window above the larger of maxCount and ceil(maxFraction × members) are held until approved.'),
+  target: targetSpec
+    .prefault({ type: 'postgres', postgres: {} })
+    .describe("The application's memberships; the reference table app_memberships when unset."),
+  tokenRotationGracePeriod: duration
+    .prefault('1h')
+    .describe('After the scimsync.io/rotate-token annotation changes, how long the previous token stays valid.'),
+  onDelete: z
+    .enum(['keep', 'revokeAll'])
+    .default('keep')
+    .describe('On deletion of the ScimConfig: keep the members in the target, or revoke them all (through the revocation guard).'),
+});
 
-export const scimConfigDocument = z.object({
+/**
+ * A whole document. metadata keeps every field a Kubernetes object carries (namespace, labels,
+ * annotations, uid …); status is allowed so that `kubectl get -o yaml` output loads, and ignored.
+ */
+export const scimConfigDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
-  metadata: z.object({ name: z.string().optional() }).passthrough().optional(),
+  metadata: z.looseObject({ name: z.string().optional() }).optional(),
   spec: scimConfigSpec,
+  status: z.unknown().optional(),
 });
 
 // The document types are the *input* shapes (what a YAML file or CR holds; every reconciler
@@ -144,11 +176,10 @@ export function parseScimConfigs(text: string, source: string): ScimConfigDocume
     }
     const value = doc.toJS();
     if (value === null || value === undefined) return;
+    pruneNonNullableNulls(value, scimConfigDocument);
     const parsed = scimConfigDocument.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        problems.push(`${source} document ${i + 1}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      }
+      for (const problem of describeIssues(parsed.error.issues, scimConfigDocument)) problems.push(`${source} document ${i + 1}: ${problem}`);
     } else out.push(parsed.data);
   });
   if (problems.length) throw new Error(`invalid ScimConfig:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
