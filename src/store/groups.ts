@@ -92,17 +92,18 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
   touched.unknown.push(...all.filter((id) => !UUID.test(id)));
   if (!ids.length) return;
   const { rows } = await client.query<{ id: string; type: string | null }>(
-    // The members' rows are share-locked (FOR SHARE conflicts with the UPDATE that tombstones
-    // a user and the DELETE of a group): a deletion racing this add either commits first, and
-    // the locked re-check skips the member, or waits for this commit and then deletes the
-    // membership it can now see. Without the lock 90 of 100 such races left a deleted user as
+    // The members' rows are locked FOR KEY SHARE (what a foreign key check takes): it conflicts
+    // with the FOR UPDATE a deletion takes on the member first (getUser/getGroup), not with a
+    // user's ordinary PATCH. A deletion racing this add either commits first, and the locked
+    // re-check skips the member, or waits for this commit and then deletes the membership it
+    // can now see. Without the lock 90 of 100 such races left a deleted user as
     // a member (issue 10). Deadlocks with a deletion are retried on both sides.
     `with lu as (select u.id from scim_users u
                    where u.id = any($3::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
-                   order by u.id for share),
+                   order by u.id for key share),
           lg as (select g.id from scim_groups g
                    where g.id = any($3::uuid[]) and g.organization_id = $2::uuid
-                   order by g.id for share),
+                   order by g.id for key share),
      w as (
        select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
          from unnest($3::uuid[]) as w(id)
