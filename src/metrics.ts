@@ -22,6 +22,20 @@ export const scimRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const scimOrgRequestsQueued = new Gauge({
+  name: 'scimsync_scim_org_requests_queued',
+  help: 'SCIM requests of an organization waiting for one of its SCIM_ORG_CONCURRENCY slots.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
+export const scimOrgThrottledTotal = new Counter({
+  name: 'scimsync_scim_org_throttled_total',
+  help: 'SCIM requests answered 429 because their organization had SCIM_ORG_CONCURRENCY in progress and its queue was full or the wait timed out.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 export const scimUnknownMembersTotal = new Counter({
   name: 'scimsync_scim_unknown_members_total',
   help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',

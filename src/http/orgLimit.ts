@@ -7,6 +7,7 @@
 import type { RequestHandler, Response } from 'express';
 import { ScimError } from '../scim/errors.js';
 import { sendScimError } from './errors.js';
+import { scimOrgRequestsQueued, scimOrgThrottledTotal } from '../metrics.js';
 
 export interface OrgLimitOptions {
   /** Requests of one organization in progress at once (SCIM_ORG_CONCURRENCY). */
@@ -26,6 +27,7 @@ interface Gate {
 const retryAfter = (o: OrgLimitOptions) => String(Math.max(1, Math.ceil(o.queueTimeoutMs / 1000)));
 
 function refuse(res: Response, o: OrgLimitOptions, organization: string, why: string): void {
+  scimOrgThrottledTotal.inc({ organization });
   res.setHeader('Retry-After', retryAfter(o));
   sendScimError(res, new ScimError(429, undefined, `too many concurrent requests for organization "${organization}" (${why}; limit ${o.concurrency} in progress, ${o.queue} waiting): retry after ${retryAfter(o)} s`));
 }
@@ -55,16 +57,19 @@ export function orgConcurrencyLimit(o: OrgLimitOptions): RequestHandler {
       return start();
     }
     if (g.waiting.length >= o.queue) return refuse(res, o, req.auth!.organization, 'queue full');
+    const organization = req.auth!.organization;
     const waiter = () => {
       clearTimeout(timer);
+      scimOrgRequestsQueued.dec({ organization });
       if (res.writableEnded || res.destroyed) return release(key, g); // client went away while waiting
       start();
     };
     const timer = setTimeout(() => {
       const i = g.waiting.indexOf(waiter);
-      if (i >= 0) g.waiting.splice(i, 1);
-      if (!held) refuse(res, o, req.auth!.organization, `waited ${o.queueTimeoutMs} ms`);
+      if (i >= 0) g.waiting.splice(i, 1), scimOrgRequestsQueued.dec({ organization });
+      if (!held) refuse(res, o, organization, `waited ${o.queueTimeoutMs} ms`);
     }, o.queueTimeoutMs);
     g.waiting.push(waiter);
+    scimOrgRequestsQueued.inc({ organization });
   };
 }
