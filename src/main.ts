@@ -2,8 +2,10 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
+//   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import type { Server, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -12,11 +14,11 @@ import { makeApp, makeOpsApp } from './http/app.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
-import { upsertOrganization } from './store/orgs.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
@@ -26,16 +28,31 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
+  scimsync org list                         organizations: owner, deleted, live tokens
+  scimsync org delete <org>                 delete an organization: revoke its tokens, stop provisioning it
   scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress);
                                             serves /healthz, /readyz, /metrics on PORT unless --once
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
+  scimsync operator                         the Kubernetes operator: ScimConfig resources → organizations,
+                                            token Secrets, status (see docs/operator.md)
 
 Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * How to run this CLI from the current directory: `./bin/scimsync.js` in a checkout (the
+ * README's form: it answers in about a second, where `npx scimsync` first installs the
+ * checkout into npm's cache, about 10 s), else the bin file's absolute path.
+ */
+function cliCommand(): string {
+  const bin = fileURLToPath(new URL('../bin/scimsync.js', import.meta.url));
+  const rel = path.relative(process.cwd(), bin);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? bin : `./${rel}`;
+}
 
 function endpointFor(config: Config) {
   const root = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${config.PORT}`;
@@ -105,7 +122,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return withDatabase(config, log, async (pool, db) => {
-    for (const d of docs) await upsertOrganization(pool, d.spec);
+    await declareOrganizations(pool, log, docs, typeof configPath === 'string' ? configPath : undefined);
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
     const reconciler = config.RECONCILER_ENABLED
@@ -132,7 +149,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
       for (const d of docs) {
         err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-        err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+        err(`  get a bearer token for it with:  ${cliCommand()} token create ${d.spec.organization}`);
       }
       await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
     } finally {
@@ -168,6 +185,61 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   }
 }
 
+/**
+ * `scimsync operator`: serves /healthz, /readyz (informers synced) and /metrics on PORT.
+ * Exit code 1 when the leader Lease was lost (the pod restarts and campaigns again).
+ */
+async function runOperatorCommand(config: Config, log: Logger): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
+  try {
+    // Loaded here only: @kubernetes/client-node takes 1–5 s to import, which every other command
+    // (and the time until `start` handles SIGTERM) would otherwise pay.
+    const { startOperator } = await import('./k8s/operator.js');
+    return await withDatabase(config, log, async (pool) => {
+      const operator = startOperator(
+        {
+          pool,
+          log,
+          endpointFor: endpointFor(config),
+          watchNamespaces: config.WATCH_NAMESPACES,
+          kubeconfig: config.KUBECONFIG,
+          identity: config.POD_NAME,
+          leaseNamespace: config.POD_NAMESPACE,
+          leaseName: config.LEADER_ELECTION_LEASE_NAME,
+          leaseDurationMs: config.LEADER_ELECTION_LEASE_DURATION_MS,
+          renewDeadlineMs: config.LEADER_ELECTION_RENEW_DEADLINE_MS,
+          retryPeriodMs: config.LEADER_ELECTION_RETRY_PERIOD_MS,
+          resyncMs: config.OPERATOR_RESYNC_MS,
+          watchdogMs: config.OPERATOR_WATCHDOG_MS,
+          statusRefreshMs: config.OPERATOR_STATUS_REFRESH_MS,
+          secretsDir: config.RECONCILER_SECRETS_DIR,
+          targetSecrets: config.TARGET_SECRETS,
+        },
+        controller.signal,
+      );
+      const server = makeServer(makeOpsApp({ pool, log, readiness: () => (operator.ready() ? undefined : 'informers not synced') }), timeoutsOf(config), log);
+      await listen(server, config.PORT, config.HOST);
+      const address = server.address();
+      log.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'operator serving /healthz, /readyz and /metrics');
+      const outcome = await operator.done.finally(() => controller.abort());
+      if (outcome === 'lost') {
+        server.closeAllConnections();
+        server.close();
+        return 1;
+      }
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      return 0;
+    });
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -193,11 +265,19 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase(config, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'org':
+        return await withDatabase(config, log, (pool) => orgCommand(rest, { pool, log, out, err }));
       case 'reconcile':
       case 'plan':
       case 'approve':
       case 'events':
         return await runReconcilerCommand(command, rest, config, log);
+      case 'operator': {
+        const code = await runOperatorCommand(config, log);
+        // Losing the Lease ends the process now, whatever is still in flight (client-go: klog.Fatal).
+        if (code === 1) setTimeout(() => process.exit(1), 1000).unref();
+        return code;
+      }
       default:
         err(`unknown command "${command}"\n\n${HELP}`);
         return 2;
