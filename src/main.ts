@@ -170,7 +170,9 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
         publicHosts: config.PUBLIC_HOSTS,
         authLimits: { windowMs: config.AUTH_FAILURE_WINDOW_MS, perAddress: config.AUTH_FAILURE_LIMIT_PER_ADDRESS, perOrganization: config.AUTH_FAILURE_LIMIT_PER_ORGANIZATION },
         trustProxyHops: config.TRUST_PROXY_HOPS,
-        maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+        maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES,
+        maxPatchOperations: config.SCIM_MAX_PATCH_OPERATIONS,
+        orgLimit: { concurrency: config.SCIM_ORG_CONCURRENCY, queue: config.SCIM_ORG_QUEUE, queueTimeoutMs: config.SCIM_ORG_QUEUE_TIMEOUT_MS } },
     });
     const server = makeServer(app, timeoutsOf(config), log);
     try {

@@ -14,6 +14,8 @@ import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
 import { usersRouter } from './users.js';
+import { checkJsonBody, checkQuery } from '../scim/inputText.js';
+import { orgConcurrencyLimit, type OrgLimitOptions } from './orgLimit.js';
 
 export interface HttpOptions {
   publicUrl?: string;
@@ -26,6 +28,10 @@ export interface HttpOptions {
   maxResults: number;
   defaultCount: number;
   maxPayloadBytes: number;
+  /** SCIM_MAX_PATCH_OPERATIONS; DEFAULT_MAX_PATCH_OPERATIONS when unset. */
+  maxPatchOperations?: number;
+  /** Per-organization concurrency limit (SCIM_ORG_*); none when unset. */
+  orgLimit?: OrgLimitOptions;
 }
 
 /** Where and how /metrics is served (METRICS_PORT, METRICS_TOKEN). */
@@ -170,7 +176,14 @@ export function makeApp({ pool, log, options, metrics }: AppDeps): express.Expre
   scim.use(bearerAuth(pool, options.authLimits));
   scim.use(publicRoot(options));
   scim.use(auditWrites(pool));
+  if (options.orgLimit) scim.use(orgConcurrencyLimit(options.orgLimit));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
+  // Text Postgres cannot store and bodies nested deep enough to overflow a recursive walk: 400.
+  scim.use((req, _res, next) => {
+    checkQuery(req.query as Record<string, unknown>);
+    checkJsonBody(req.body);
+    next();
+  });
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
   scim.use('/', discoveryRouter(pool, options));
