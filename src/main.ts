@@ -13,6 +13,7 @@ import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/sc
 import { migrate } from './store/migrate.js';
 import { upsertOrganization } from './store/orgs.js';
 import { makePool, type Pool } from './store/pool.js';
+import { TokenCache } from './store/tokenCache.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
@@ -116,14 +117,19 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.fatal({ err: e }, 'reconciler failed; stopping');
       controller.abort();
     });
+    const tokens = config.TOKEN_CACHE_TTL_MS > 0 ? new TokenCache({ databaseUrl: db.url, ttlMs: config.TOKEN_CACHE_TTL_MS, log }) : undefined;
     const app = makeApp({
       pool,
       log,
+      tokens,
       options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
     });
     const server = createServer(app);
     server.keepAliveTimeout = 65_000;
-    await listen(server, config.PORT, config.HOST);
+    await listen(server, config.PORT, config.HOST).catch(async (e: unknown) => {
+      await tokens?.close();
+      throw e;
+    });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const endpoint = endpointFor({ ...config, PORT: port });
@@ -133,6 +139,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
     }
     await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    await tokens?.close();
     await reconciler.catch(() => {});
     log.info('stopped');
     return failed ? 1 : 0;

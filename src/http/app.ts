@@ -4,6 +4,7 @@ import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { registry, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
+import type { TokenCache } from '../store/tokenCache.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { bearerAuth } from './auth.js';
 import { discoveryRouter } from './discovery.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   pool: Pool;
   log: Logger;
   options: HttpOptions;
+  /** Verified-token cache; absent: every request checks its token in Postgres. */
+  tokens?: TokenCache;
 }
 
 declare module 'express-serve-static-core' {
@@ -101,14 +104,14 @@ export function makeOpsApp({ pool, log }: Pick<AppDeps, 'pool' | 'log'>): expres
   return app;
 }
 
-export function makeApp({ pool, log, options }: AppDeps): express.Express {
+export function makeApp({ pool, log, options, tokens }: AppDeps): express.Express {
   const app = baseApp(log);
   mountOps(app, pool);
 
   const scim = express.Router({ mergeParams: true });
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
-  scim.use(bearerAuth(pool));
+  scim.use(bearerAuth(pool, tokens));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));

@@ -3,6 +3,7 @@
 import type { RequestHandler } from 'express';
 import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
+import type { TokenCache } from '../store/tokenCache.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
 import { sendScimError } from './errors.js';
 
@@ -19,7 +20,8 @@ declare module 'express-serve-static-core' {
 
 const TOUCH_EVERY_MS = 60_000;
 
-export function bearerAuth(pool: Pool): RequestHandler {
+/** tokens: the process's verified-token cache (src/store/tokenCache.ts); without it every request checks Postgres. */
+export function bearerAuth(pool: Pool, tokens?: TokenCache): RequestHandler {
   // last_used_at is kept to the minute: remember when this process last wrote it per token,
   // so the hot path does not send an UPDATE with every request.
   const touched = new Map<string, number>();
@@ -32,7 +34,7 @@ export function bearerAuth(pool: Pool): RequestHandler {
     };
     if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"');
     const org = String(req.params.org ?? '');
-    const auth = await authenticateToken(pool, org, m[1]!);
+    const auth = await authenticateToken(pool, org, m[1]!, tokens);
     if (!auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };
     const now = Date.now();
