@@ -37,7 +37,9 @@ async function start(name, root, extra) {
   await runNode([path.join(root, 'dist/main.js'), 'migrate'], env);
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
-  const child = spawnNode([path.join(root, 'dist/main.js'), 'start'], { ...env, PORT: String(port) }, { name });
+  // AB_CPU_PROF=<dir>: the servers write V8 CPU profiles there when stopped (node --cpu-prof).
+  const prof = process.env.AB_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AB_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const child = spawnNode([...prof, path.join(root, 'dist/main.js'), 'start'], { ...env, PORT: String(port) }, { name });
   await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
   const token = (await runNode([path.join(root, 'dist/main.js'), 'token', 'create', 'demo'], env)).trim();
   return { child, url: `http://127.0.0.1:${port}`, tokens: { demo: token }, base: () => '/scim/v2/demo', databaseUrl: dbUrl };
