@@ -24,6 +24,19 @@ export const configSchema = z.object({
   SCIM_MAX_RESULTS: z.coerce.number().int().positive().default(1000),
   /** Page size when the client gives no count. */
   SCIM_DEFAULT_COUNT: z.coerce.number().int().positive().default(100),
+  /**
+   * Longest a client may take to send a whole request, headers and body (node:http
+   * requestTimeout): a slow or stalled upload is answered 408 and closed instead of holding a
+   * connection (Node's default is 300 s). 8 MiB at 1 Mbit/s takes 70 s; raise it for such links.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Longest a client may take to send the request headers (node:http headersTimeout). */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * How long an idle keep-alive connection stays open. Above the 60 s idle timeout of common
+   * load balancers (AWS ALB, nginx's 75 s is the exception), so they, not we, close it first.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(65_000),
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**
@@ -32,6 +45,11 @@ export const configSchema = z.object({
    */
   TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
+  /**
+   * Longest a request waits for a database connection (a new one connecting, or a free one
+   * of the pool) before it is answered 503 + Retry-After: the database down must not hang requests.
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Run the reconciler inside `scimsync start` (set false to run ingress-only replicas). */
   RECONCILER_ENABLED: bool.default(true),
   /** Identifies this reconciler in reconcile_queue.locked_by and events; host:pid when unset. */

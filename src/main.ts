@@ -2,13 +2,14 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
 import { makeApp, makeOpsApp } from './http/app.js';
+import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
 import { upsertOrganization } from './store/orgs.js';
@@ -47,7 +48,7 @@ async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db:
   const db = await openDatabase(config, log);
   try {
     await migrate(db.url, log);
-    const pool = makePool(db.url, config.DATABASE_POOL_SIZE);
+    const pool = makePool(db.url, { max: config.DATABASE_POOL_SIZE, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS });
     try {
       return await fn(pool, db);
     } finally {
@@ -124,23 +125,24 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       tokens,
       options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
     });
-    const server = createServer(app);
-    server.keepAliveTimeout = 65_000;
-    await listen(server, config.PORT, config.HOST).catch(async (e: unknown) => {
+    const server = makeServer(app, timeoutsOf(config), log);
+    try {
+      await listen(server, config.PORT, config.HOST);
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.PORT;
+      const endpoint = endpointFor({ ...config, PORT: port });
+      log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
+      for (const d of docs) {
+        err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
+        err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+      }
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+    } finally {
+      // Also when listening failed (port in use): the reconciler must not outlive start().
+      controller.abort();
       await tokens?.close();
-      throw e;
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    const endpoint = endpointFor({ ...config, PORT: port });
-    log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
-    for (const d of docs) {
-      err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-      err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+      await reconciler.catch(() => {});
     }
-    await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
-    await tokens?.close();
-    await reconciler.catch(() => {});
     log.info('stopped');
     return failed ? 1 : 0;
   });
@@ -156,7 +158,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
-      const server = createServer(makeOpsApp({ pool, log }));
+      const server = makeServer(makeOpsApp({ pool, log }), timeoutsOf(config), log);
       await listen(server, config.PORT, config.HOST);
       log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
       const code = await run.finally(() => controller.abort());
@@ -214,10 +216,14 @@ if (entry === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // Shutdown is bounded (SHUTDOWN_TIMEOUT_MS): should a stray handle (a socket a stuck
+      // peer holds open) keep the event loop alive after main() returned, exit anyway.
+      setTimeout(() => process.exit(code), 2_000).unref();
     },
     (e: unknown) => {
       err(e instanceof Error ? e.message : String(e));
       process.exitCode = 1;
+      setTimeout(() => process.exit(1), 2_000).unref();
     },
   );
 }

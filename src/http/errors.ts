@@ -3,11 +3,19 @@
 // is logged with the request id and never sent.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ScimError } from '../scim/errors.js';
-import { ConflictError, NotFoundError, VersionMismatchError } from '../store/errors.js';
+import { ConflictError, DatabaseUnavailableError, NotFoundError, VersionMismatchError } from '../store/errors.js';
 import { sendScimJson } from './respond.js';
+
+/**
+ * Seconds a client is asked to wait when the database is unavailable (Retry-After, RFC 9110
+ * §10.2.3). Short: a restart or failover takes seconds, and IdPs retry 5xx anyway (Entra
+ * backs off on its own; Okta retries after Retry-After).
+ */
+export const UNAVAILABLE_RETRY_AFTER_S = 2;
 
 export function toScimError(err: unknown): ScimError | undefined {
   if (err instanceof ScimError) return err;
+  if (err instanceof DatabaseUnavailableError) return new ScimError(503, undefined, `the service is temporarily unavailable (its database cannot be reached); retry after ${UNAVAILABLE_RETRY_AFTER_S} seconds`);
   if (err instanceof NotFoundError) return new ScimError(404, undefined, `${err.resourceType} "${err.id}" not found`);
   if (err instanceof ConflictError) return new ScimError(409, 'uniqueness', err.message);
   if (err instanceof VersionMismatchError) return new ScimError(412, undefined, err.message);
@@ -28,19 +36,26 @@ export function toScimError(err: unknown): ScimError | undefined {
 }
 
 export function sendScimError(res: Parameters<RequestHandler>[1], err: ScimError): void {
+  if (err.status === 503) res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
   sendScimJson(res as Parameters<typeof sendScimJson>[0], err.status, err.toJSON());
 }
 
 export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
   const scim = toScimError(err);
+  if (res.headersSent) {
+    // The response is under way (a failure while streaming it): it can only be cut short.
+    req.log.error({ err }, 'request failed after its response began');
+    res.destroy();
+    return;
+  }
   if (scim) {
-    if (scim.status >= 500) req.log.error({ err }, 'request failed');
+    if (scim.status === 503) req.log.warn({ err: (err as Error).message }, 'database unavailable: answered 503');
+    else if (scim.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.debug({ status: scim.status, scimType: scim.scimType, detail: scim.detail }, 'request rejected');
     sendScimError(res, scim);
     return;
   }
   req.log.error({ err }, 'unexpected error');
-  if (res.headersSent) return;
   sendScimError(res, new ScimError(500, undefined, `internal error; quote request id ${req.id} to the operator`));
 };
 

@@ -101,7 +101,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
       const result = applyPatch(rt, cur.resource, req.body);
       return result.changed ? result.resource : undefined;
     });
-    sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
   });
 
   r.delete('/:id', async (req, res) => {

@@ -7,6 +7,7 @@ import { provisioningLatency } from '../metrics.js';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../store/pool.js';
 import { TargetRejectedError, TargetRetryLaterError, type ActualMember, type MemberSpec, type Target } from '../targets/target.js';
 import type { Plan, RevocationReason } from './diff.js';
+import { throwIfAborted } from './errors.js';
 
 export type Op =
   | { kind: 'grant'; email: string; member: MemberSpec }
@@ -37,6 +38,8 @@ export interface ApplyContext {
   log: Logger;
   /** reconcile_queue.changed_at of the item, when it carries a desired-state change. */
   changedAt?: string;
+  /** Aborts target calls (shutdown): an aborted operation throws AbortedError. */
+  signal?: AbortSignal;
 }
 
 /** Runs fn in a transaction holding the member's advisory lock (released at commit/rollback). */
@@ -112,13 +115,16 @@ export interface PerformedOp {
 /** Performs one operation against the target. Target errors are returned, not thrown. */
 export async function performOp(ctx: ApplyContext, op: Op, userId?: string, reservationId?: string): Promise<PerformedOp> {
   const started = performance.now();
-  const w = { idempotencyKey: randomUUID() };
+  throwIfAborted(ctx.signal);
+  const w = { idempotencyKey: randomUUID(), signal: ctx.signal };
   let error: unknown;
   try {
     if (op.kind === 'grant') await ctx.target.grant(op.member, w);
     else if (op.kind === 'update') await ctx.target.update(op.member, w);
     else await ctx.target.revoke(op.email, w);
   } catch (err) {
+    // Shutdown cut the call short: the operation is not done, nor failed; the item is released.
+    throwIfAborted(ctx.signal);
     error = err;
   }
   const answeredAt = performance.now();

@@ -1,49 +1,11 @@
-// LISTEN on the reconcile channel with a dedicated connection (a pooled one would be handed
-// to others). Reconnects with backoff; while disconnected the worker's poll still runs.
-import pg from 'pg';
+// LISTEN on the reconcile channel (src/store/listen.ts owns the connection and reconnects
+// with backoff). Every (re)connection wakes the worker once: a notification sent while the
+// connection was down is lost, so it claims due items then (the missed-notification sweep);
+// the worker's poll covers the time in between.
 import type { Logger } from 'pino';
+import { listen } from '../store/listen.js';
 import { RECONCILE_CHANNEL } from '../store/reconcileQueue.js';
 
 export function listenForChanges(databaseUrl: string, log: Logger, signal: AbortSignal, onNotify: () => void): Promise<void> {
-  let client: pg.Client | undefined;
-  let retryMs = 250;
-  return new Promise<void>((resolve) => {
-    const connect = async () => {
-      if (signal.aborted) return resolve();
-      const c = new pg.Client({ connectionString: databaseUrl, application_name: 'scimsync-reconciler-listen' });
-      client = c;
-      const lost = (err?: Error) => {
-        c.removeAllListeners();
-        c.on('error', () => {});
-        c.end().catch(() => {});
-        if (signal.aborted) return resolve();
-        log.warn({ err }, 'reconcile listener lost; reconnecting');
-        setTimeout(connect, retryMs).unref();
-        retryMs = Math.min(retryMs * 2, 10_000);
-        onNotify(); // poll once: a notification may have been missed
-      };
-      c.on('error', lost);
-      c.on('end', () => lost());
-      c.on('notification', onNotify);
-      try {
-        await c.connect();
-        await c.query(`listen ${RECONCILE_CHANNEL}`);
-        retryMs = 250;
-        onNotify();
-      } catch (err) {
-        lost(err as Error);
-      }
-    };
-    signal.addEventListener(
-      'abort',
-      () => {
-        client?.removeAllListeners();
-        client?.on('error', () => {});
-        client?.end().catch(() => {});
-        resolve();
-      },
-      { once: true },
-    );
-    void connect();
-  });
+  return listen({ url: databaseUrl, channel: RECONCILE_CHANNEL, log, signal, onNotify, onConnected: onNotify });
 }

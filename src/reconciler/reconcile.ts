@@ -4,7 +4,7 @@
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
-import type { Pool, PoolClient, Queryable } from '../store/pool.js';
+import { serialized, type Pool, type Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
@@ -44,6 +44,7 @@ async function passContext(deps: ReconcileDeps, org: Organization, item: WorkIte
     workerId: deps.workerId,
     log: deps.log.child({ organization: org.slug, target: target.kind }),
     changedAt: isChange(item) ? item.changedAt : undefined,
+    signal: deps.signal,
   };
 }
 
@@ -72,7 +73,7 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
  * Reconciles one email of a user batch; its lock is held by the batch's transaction `client`.
  * Returns the operations the target answered, for the batch to record in one statement.
  */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: PoolClient, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Queryable, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
   const { desired, hold } = state;
   const plan = emptyPlan();
   diffMember(plan, desired, actual, ctx.policy);
@@ -138,8 +139,10 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
     // The target is read under the locks (so no other pass writes these members meanwhile),
     // concurrently with the desired state rather than after it.
-    const actuals = new Map(all.map((email) => [email, base.target.get(email).then((actual) => ({ actual }), (error: unknown) => ({ error }))]));
+    const actuals = new Map(all.map((email) => [email, base.target.get(email, deps.signal).then((actual) => ({ actual }), (error: unknown) => ({ error }))]));
     const states = await readMembers(client, base.org, base.groups, all);
+    // The emails' target calls run concurrently, their statements on the one client in turn.
+    const db = serialized(client);
     const performed = new Map<string, PerformedOp[]>();
     await Promise.all(
       all.map(async (email) => {
@@ -148,7 +151,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
           if ('error' in got) throw got.error;
           const actual = got.actual;
           const ctx: PassContext = { ...base, changedAt: changedAt.get(email) };
-          performed.set(email, await reconcileEmail(deps, ctx, client, email, states.get(email)!, actual));
+          performed.set(email, await reconcileEmail(deps, ctx, db, email, states.get(email)!, actual));
           if (ctx.held) base.held = true;
         } catch (error) {
           outcomes.set(email, { error });
@@ -196,7 +199,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passS
       [ctx.organizationId, passStart, op.email],
     );
     const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
-    const snapshot = touched.rowCount ? await ctx.target.get(op.email) : listed;
+    const snapshot = touched.rowCount ? await ctx.target.get(op.email, deps.signal) : listed;
     const plan = emptyPlan();
     diffMember(plan, desired, snapshot, ctx.policy);
     const fresh = opsOf(plan)[0];

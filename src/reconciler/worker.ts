@@ -5,6 +5,8 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
+import { isDatabaseUnavailable } from '../store/errors.js';
+import { reconnectDelayMs } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
@@ -25,6 +27,8 @@ export interface ReconcilerSettings {
   pageSize: number;
   eventsRetentionDays: number;
   secretsDir: string;
+  /** After the signal aborts, how long in-flight items may take before the reconciler stops anyway. */
+  shutdownTimeoutMs: number;
 }
 
 /**
@@ -48,6 +52,7 @@ export function settingsFromConfig(c: Config): ReconcilerSettings {
     pageSize: c.RECONCILER_PAGE_SIZE,
     eventsRetentionDays: c.RECONCILER_EVENTS_RETENTION_DAYS,
     secretsDir: c.RECONCILER_SECRETS_DIR,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
   };
 }
 
@@ -97,8 +102,22 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   let users = 0;
   let orgs = 0;
 
-  /** Finishes one item by its outcome: complete, requeue, retry with backoff, or release. */
+  /**
+   * settleItem that never rejects: if the database fails while an item is finished (it went
+   * away mid-pass), the item keeps its claim and is claimed again when the lease expires —
+   * every target operation is idempotent, so running it again is safe and nothing is lost.
+   */
   async function settle(item: WorkItem, outcome: { result: Result } | { error: unknown }): Promise<string> {
+    try {
+      return await settleItem(item, outcome);
+    } catch (err) {
+      log[isDatabaseUnavailable(err) ? 'warn' : 'error']({ err, organizationId: item.organizationId, userId: item.userId, leaseMs: s.leaseMs }, 'could not finish a reconcile item; it runs again once its lease expires');
+      return 'error';
+    }
+  }
+
+  /** Finishes one item by its outcome: complete, requeue, retry with backoff, or release. */
+  async function settleItem(item: WorkItem, outcome: { result: Result } | { error: unknown }): Promise<string> {
     if ('result' in outcome) {
       const r = outcome.result;
       if (r.requeueAfter !== undefined) {
@@ -172,7 +191,10 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     else orgs++;
     const done = (async () => {
       for (const items of lane) await run(items);
-    })().finally(() => {
+    })()
+      // run() settles every item itself; this owns anything it did not foresee.
+      .catch((err: unknown) => log.error({ err }, 'reconcile lane failed'))
+      .finally(() => {
       if (isUser) users--;
       else orgs--;
       for (const item of lane.flat()) inflight.delete(item.id);
@@ -185,8 +207,10 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   }
 
   const beat = setInterval(() => {
-    heartbeat(pool, workerId, [...inflight.keys()]).catch((err) => log.warn({ err }, 'heartbeat failed'));
+    heartbeat(pool, workerId, [...inflight.keys()]).catch((err) => log[isDatabaseUnavailable(err) ? 'debug' : 'warn']({ err }, 'heartbeat failed'));
   }, Math.max(100, Math.floor(s.leaseMs / 3)));
+  /** Consecutive loop iterations that found the database unavailable (0: it is reachable). */
+  let outage = 0;
   let batch = 1;
   let backlog = { users: false, organizations: false };
   let lastHousekeeping = 0;
@@ -222,8 +246,15 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
         // slot, and replicas share the work instead of one claiming it all.
         if (free > 0) batch = userItems.length >= limits.users ? Math.min(MAX_BATCH, batch * 2) : userItems.length <= free ? 1 : batch;
         if (userItems.length) for (const lane of lanes(userItems, s.concurrency - users)) start(lane);
+        if (outage) log.info({ attempts: outage }, 'database reachable again; reconciler resumed');
+        outage = 0;
       } catch (err) {
-        log.error({ err }, 'claiming reconcile items failed');
+        // The database is down (restart, failover): pause with capped, jittered backoff and
+        // resume by itself; a reconnecting LISTEN connection wakes the loop at once.
+        if (isDatabaseUnavailable(err)) {
+          outage++;
+          log[outage === 1 ? 'warn' : 'debug']({ err: (err as Error).message, attempt: outage }, 'database unavailable; reconciler paused');
+        } else log.error({ err }, 'claiming reconcile items failed');
       }
       if (deps.once && claimed === 0 && inflight.size === 0) break;
       if ((backlog.users && users < s.concurrency) || (backlog.organizations && orgs < s.resyncConcurrency)) continue;
@@ -234,7 +265,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           stopping.signal.removeEventListener('abort', done);
           resolve();
         };
-        const t = setTimeout(done, s.pollMs);
+        const t = setTimeout(done, outage ? reconnectDelayMs(outage, Math.min(250, s.pollMs), Math.max(s.pollMs, 5_000)) : s.pollMs);
         wake = done;
         stopping.signal.addEventListener('abort', done, { once: true });
       });
@@ -242,11 +273,20 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     }
   } finally {
     if (!stopping.signal.aborted) stopping.abort();
-    await Promise.allSettled([...inflight.values()].map((f) => f.done));
+    // Target calls see the abort (their AbortSignal) and stop at once; a pass stuck elsewhere
+    // (a database that does not answer) must not hold shutdown past its timeout either.
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.allSettled([...inflight.values()].map((f) => f.done)).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), s.shutdownTimeoutMs))),
+    ]);
+    clearTimeout(timer);
     clearInterval(beat);
     await listening;
-    await targets.close();
-    await targetPool.end();
-    await pool.end();
+    const ended = Promise.allSettled([targets.close(), targetPool.end(), pool.end()]);
+    // pool.end() waits for checked-out clients: only wait when nothing is left in flight. The
+    // unfinished items keep their claims and are claimed again once their leases expire.
+    if (drained) await ended;
+    else log.warn({ inflight: inflight.size, timeoutMs: s.shutdownTimeoutMs }, 'shutdown timeout: leaving unfinished reconcile items to their leases');
   }
 }

@@ -90,6 +90,8 @@ export interface EmbeddedOptions {
   /** Extra server settings, e.g. fsync=off for throwaway test clusters. */
   settings?: Record<string, string>;
   persistent?: boolean;
+  /** Port to listen on (a free one when unset); a restart on the same port keeps clients' URL. */
+  port?: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
   await mkdir(path.dirname(dir), { recursive: true });
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   for (const [k, v] of Object.entries(opts.settings ?? {})) flags.push('-c', `${k}=${v}`);
   const pg = new EmbeddedPostgres({

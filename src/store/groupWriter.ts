@@ -78,7 +78,10 @@ export function writeBatched<R>(pool: Pool, key: string, lock: LockRow<R>, step:
     }
     const fresh: Lane<R> = { waiting: [] };
     lanes.set(key, fresh as Lane<unknown>);
-    void drain(pool, lanes, key, fresh, [pending], lock);
+    // drain settles every request itself; should it fail unforeseen, no request waits forever.
+    drain(pool, lanes, key, fresh, [pending], lock).catch((err: unknown) => {
+      for (const p of [pending, ...fresh.waiting.splice(0)]) p.reject(err);
+    });
   });
 }
 

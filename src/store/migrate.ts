@@ -4,14 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from 'pino';
-import type { Queryable } from './pool.js';
+import { makeClient, sqlState, type Queryable } from './pool.js';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 const MIGRATIONS_TABLE = 'pgmigrations';
 
 export async function migrate(databaseUrl: string, log: Logger): Promise<string[]> {
+  // Our client, not one node-pg-migrate creates: its 'error' event is owned (makeClient), so a
+  // database going away during start-up fails the command instead of crashing it.
+  const client = makeClient(databaseUrl, 'scimsync-migrate');
+  await client.connect();
   const ran = await runner({
-    databaseUrl,
+    dbClient: client,
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: MIGRATIONS_TABLE,
@@ -22,7 +26,7 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<string[
     advisoryLockMode: 'wait',
     log: () => {},
     logger: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
-  });
+  }).finally(() => client.end().catch(() => {}));
   const names = ran.map((m) => m.name);
   if (names.length) log.info({ migrations: names }, 'migrations applied');
   return names;
@@ -35,8 +39,11 @@ export async function pendingMigrations(db: Queryable): Promise<string[]> {
   try {
     const { rows } = await db.query<{ name: string }>(`select name from ${MIGRATIONS_TABLE}`);
     applied = rows.map((r) => r.name);
-  } catch {
-    return files;
+  } catch (err) {
+    // No migrations table yet: nothing applied. Any other failure (the database is down) is
+    // the caller's to report, not "every migration pending".
+    if (sqlState(err) === '42P01') return files;
+    throw err;
   }
   return files.filter((f) => !applied.includes(f));
 }

@@ -1,5 +1,6 @@
 // Connection pool and transaction helper. src/store/ is the only folder that imports pg.
 import pg from 'pg';
+import { classifyDatabaseError, isDatabaseUnavailable } from './errors.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -10,32 +11,125 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export function makePool(url: string, max = 16): Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'scimsync' });
+const ignore = () => {};
+
+/** The callback of a callback-style call, wrapped to classify its error (pg-pool calls these). */
+function classifyingCallback(args: unknown[]): unknown[] {
+  const last = args[args.length - 1];
+  if (typeof last !== 'function') return args;
+  const cb = last as (err: unknown, ...rest: unknown[]) => void;
+  return [...args.slice(0, -1), (err: unknown, ...rest: unknown[]) => cb(err ? classifyDatabaseError(err) : err, ...rest)];
+}
+
+const classifyingPromise = (r: unknown): unknown =>
+  r instanceof Promise ? r.catch((err: unknown) => Promise.reject(classifyDatabaseError(err))) : r;
+
+/**
+ * Every client of src/store. Its 'error' event always has a listener: pg emits there when the
+ * connection dies while the client is checked out between queries (a transaction awaiting a
+ * target call when Postgres restarts: "terminating connection due to administrator command"),
+ * and an 'error' without a listener kills the process. The query in flight, or the next one,
+ * fails with the error instead, classified (DatabaseUnavailableError) like every query error.
+ */
+class StoreClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', ignore);
+  }
+
+  override query(...args: any[]): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return classifyingPromise((super.query as (...a: unknown[]) => unknown)(...classifyingCallback(args)));
+  }
+}
+
+/** pg.Pool whose query/connect reject with classified errors (connect fails before any client query). */
+class StorePool extends pg.Pool {
+  override query(...args: any[]): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return classifyingPromise((super.query as (...a: unknown[]) => unknown)(...classifyingCallback(args)));
+  }
+
+  override connect(...args: any[]): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return classifyingPromise((super.connect as (...a: unknown[]) => unknown)(...classifyingCallback(args)));
+  }
+}
+
+export interface PoolOptions {
+  /** Connections at most. */
+  max?: number;
+  /**
+   * Milliseconds a checkout waits for a connection (a new one must connect within it) before
+   * failing with DatabaseUnavailableError, so requests answer 503 instead of hanging while the
+   * database is down. 0: wait forever.
+   */
+  connectionTimeoutMillis?: number;
+}
+
+/** The default checkout wait (PoolOptions.connectionTimeoutMillis). */
+export const CONNECTION_TIMEOUT_MS = 5_000;
+
+/**
+ * A connection pool whose every error is owned: idle and checked-out clients have 'error'
+ * listeners, and connection failures reject as DatabaseUnavailableError (see errors.ts).
+ */
+export function makePool(url: string, max: number | PoolOptions = 16): Pool {
+  const opts = typeof max === 'number' ? { max } : max;
+  const pool = new StorePool({
+    connectionString: url,
+    max: opts.max ?? 16,
+    application_name: 'scimsync',
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? CONNECTION_TIMEOUT_MS,
+    Client: StoreClient,
+  });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+  pool.on('error', ignore);
   return pool;
+}
+
+/** A single connection for the lifetime of a task (LISTEN, setup), with its 'error' owned. */
+export function makeClient(url: string, applicationName = 'scimsync'): pg.Client {
+  return new StoreClient({ connectionString: url, application_name: applicationName });
+}
+
+/**
+ * A view of `client` that sends one query at a time, in call order. A client given queries
+ * while one is running queues them itself, but pg 8 deprecates that (pg 9 throws): code that
+ * shares a transaction's client between concurrent tasks goes through this instead.
+ */
+export function serialized(client: PoolClient): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  const query = (...args: unknown[]) => {
+    const run = tail.then(() => (client.query as (...a: unknown[]) => Promise<unknown>)(...args));
+    tail = run.catch(ignore);
+    return run;
+  };
+  return { query } as unknown as Queryable;
 }
 
 /** Runs fn in one transaction; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('begin');
-    const result = await fn(client);
+    result = await fn(client);
     await client.query('commit');
-    return result;
   } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
+    // A broken connection cannot roll back (Postgres already did) and must not be reused.
+    if (isDatabaseUnavailable(err)) {
+      client.release(err as Error);
+      throw err;
+    }
+    await client.query('rollback').catch(ignore);
     client.release();
+    throw err;
   }
+  client.release();
+  return result;
 }
 
 /** Creates a database if it does not exist (connecting through adminUrl). */
 export async function ensureDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
+  const client = makeClient(adminUrl);
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1::text', [name]);

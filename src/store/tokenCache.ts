@@ -2,15 +2,16 @@
 // round trip for its token, while a revocation still holds within milliseconds everywhere.
 //
 // Invalidation: migration 1796200000000 makes every change that can refuse a token (revoke,
-// expiry change, token or organization deleted, organization renamed) NOTIFY `scimsync_tokens`
-// in the same transaction. Each process LISTENs on a dedicated connection and empties its
-// cache on any notification (revocations are rare; clearing all is simplest to get right).
+// expiry change, token or organization deleted, organization renamed or soft-deleted) NOTIFY
+// `scimsync_tokens` in the same transaction. Each process LISTENs on a dedicated connection
+// (store/listen.ts, the reconnecting listener the reconciler uses too) and empties its cache
+// on any notification (revocations are rare; clearing all is simplest to get right).
 // Fail closed: while that connection is down or not yet listening the cache is bypassed (every
-// request checks Postgres, as without a cache), and emptied, because notifications may have
-// been missed. Bounds: an entry lives at most ttlMs (5 s by default) and never past its
-// token's expires_at.
-import pg from 'pg';
+// request checks Postgres, as without a cache), and it is emptied on every loss, because
+// notifications sent meanwhile are lost. Bounds: an entry lives at most ttlMs (5 s by
+// default) and never past its token's expires_at.
 import type { Logger } from 'pino';
+import { listen } from './listen.js';
 import type { AuthenticatedToken } from './tokens.js';
 
 export const TOKEN_CHANNEL = 'scimsync_tokens';
@@ -25,8 +26,8 @@ export interface TokenCacheOptions {
   databaseUrl: string;
   /** Longest life of an entry (ms). */
   ttlMs: number;
-  log: Pick<Logger, 'warn' | 'info'>;
-  /** First reconnect delay (ms); doubles per failure up to maxRetryMs. */
+  log: Logger;
+  /** First reconnection delay (ms, doubling with jitter up to maxRetryMs): the cache is off meanwhile. */
   retryMs?: number;
   maxRetryMs?: number;
 }
@@ -36,14 +37,28 @@ export class TokenCache {
   /** Bumped by every invalidation and every change of the listening state. */
   private generation = 0;
   private listening = false;
-  private client: pg.Client | undefined;
-  private closed = false;
-  private retryMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly controller = new AbortController();
+  private readonly listener: Promise<void>;
 
   constructor(private readonly opts: TokenCacheOptions) {
-    this.retryMs = opts.retryMs ?? 100;
-    void this.connect();
+    this.listener = listen({
+      url: opts.databaseUrl,
+      channel: TOKEN_CHANNEL,
+      applicationName: 'scimsync-token-listen',
+      log: opts.log,
+      signal: this.controller.signal,
+      baseDelayMs: opts.retryMs ?? 100,
+      maxDelayMs: opts.maxRetryMs ?? 5_000,
+      onNotify: () => this.invalidate(),
+      onConnected: () => {
+        this.invalidate();
+        this.listening = true;
+      },
+      onLost: () => {
+        this.listening = false;
+        this.invalidate();
+      },
+    });
   }
 
   /** True while notifications are being received, i.e. while entries may be used. */
@@ -85,50 +100,11 @@ export class TokenCache {
     this.entries.clear();
   }
 
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    const c = new pg.Client({ connectionString: this.opts.databaseUrl, application_name: 'scimsync-token-listen', keepAlive: true });
-    this.client = c;
-    let lost = false;
-    const onLost = (err?: Error) => {
-      if (lost) return;
-      lost = true;
-      this.listening = false;
-      this.invalidate();
-      c.removeAllListeners();
-      c.on('error', () => {});
-      c.end().catch(() => {});
-      if (this.closed) return;
-      this.opts.log.warn({ err: err?.message, retryMs: this.retryMs }, 'token cache: notification connection lost; checking tokens in the database until it is back');
-      this.timer = setTimeout(() => void this.connect(), this.retryMs * (0.5 + Math.random() / 2));
-      this.timer.unref();
-      this.retryMs = Math.min(this.retryMs * 2, this.opts.maxRetryMs ?? 5_000);
-    };
-    c.on('error', onLost);
-    c.on('end', () => onLost());
-    c.on('notification', () => this.invalidate());
-    try {
-      await c.connect();
-      await c.query(`listen ${TOKEN_CHANNEL}`);
-      if (lost || this.closed) return;
-      this.retryMs = this.opts.retryMs ?? 100;
-      this.invalidate();
-      this.listening = true;
-    } catch (err) {
-      onLost(err as Error);
-    }
-  }
-
-  /** Stops listening and empties the cache; resolves when the connection is closed. */
+  /** Stops listening and empties the cache. */
   async close(): Promise<void> {
-    this.closed = true;
     this.listening = false;
     this.invalidate();
-    clearTimeout(this.timer);
-    const c = this.client;
-    if (!c) return;
-    c.removeAllListeners();
-    c.on('error', () => {});
-    await c.end().catch(() => {});
+    this.controller.abort();
+    await this.listener;
   }
 }

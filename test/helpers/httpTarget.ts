@@ -46,6 +46,11 @@ export interface HttpTargetServer {
   latencyMs: number;
   /** Serve list pages out of email order (contract violation). */
   unsorted: boolean;
+  /**
+   * Misbehaviour for every request while set: 'down' resets the connection (a crashed
+   * service), 'hang' never answers, 'garbage' answers 200 with a body that is not JSON.
+   */
+  mode: 'normal' | 'down' | 'hang' | 'garbage';
   /** Highest number of writes for one member seen in flight at the same time. */
   maxConcurrentWrites: number;
   /** Resolves once `n` successful writes have been seen. */
@@ -78,6 +83,7 @@ export async function startHttpTarget(opts: { token?: string } = {}): Promise<Ht
   const waiters: (() => void)[] = [];
 
   const server: Server = createServer(async (req, res) => {
+    if (t.mode === 'down') return void req.socket.destroy();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://x');
@@ -107,6 +113,12 @@ export async function startHttpTarget(opts: { token?: string } = {}): Promise<Ht
     }
     try {
       if (t.latencyMs) await new Promise((r) => setTimeout(r, t.latencyMs));
+      if (t.mode === 'hang') return void (await new Promise(() => {}));
+      if (t.mode === 'garbage') {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end('<html>502 Bad Gateway</html>');
+      }
       if (!m) return send(404, { error: 'no such route' });
       if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return send(401, { error: 'unauthorized' });
       const fault = faults.find((f) => f.left > 0 && (!f.method || f.method === rec.method));
@@ -164,6 +176,7 @@ export async function startHttpTarget(opts: { token?: string } = {}): Promise<Ht
     failNext: (count, fault) => void faults.push({ ...fault, left: count }),
     latencyMs: 0,
     unsorted: false,
+    mode: 'normal',
     maxConcurrentWrites: 0,
     async waitForWrites(n, timeoutMs = 10_000, org) {
       const deadline = Date.now() + timeoutMs;
@@ -182,6 +195,7 @@ export async function startHttpTarget(opts: { token?: string } = {}): Promise<Ht
       t.maxConcurrentWrites = 0;
       t.latencyMs = 0;
       t.unsorted = false;
+      t.mode = 'normal';
     },
     async close() {
       server.closeAllConnections();
