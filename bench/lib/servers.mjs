@@ -45,7 +45,8 @@ export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = spec
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
   const child = spawnNode(['dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
-  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
+  // Generous: scenario 10 declares 5,000 organizations at start-up.
+  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, 600_000);
   const tokens = {};
   for (const org of tokensFor) tokens[org] = (await runNode(['dist/main.js', 'token', 'create', org], base)).trim();
   return { child, port, url: `http://127.0.0.1:${port}`, tokens, base: (org) => `/scim/v2/${org}`, databaseUrl };
