@@ -4,6 +4,7 @@
 // test records when the change committed and polls both processes; every request sent 100 ms
 // or more after the commit must be refused.
 import { freePort } from '../src/store/embedded.js';
+import { deleteOrganization } from '../src/store/orgs.js';
 import { createToken, revokeToken } from '../src/store/tokens.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, killAllCli, sleep, startCli, waitForOk } from './helpers/cli.js';
@@ -97,7 +98,7 @@ describe('token cache with revocation by NOTIFY', () => {
     for (const base of bases) expect(await status(base, token)).toBe(401);
   });
 
-  it('refuses within 100 ms when expires_at is moved to now, and when the organization is deleted', async () => {
+  it('refuses within 100 ms when expires_at is moved to now, and when the organization's row is deleted', async () => {
     const { token, prefix } = await warmToken();
     await db.pool.query(`update scim_tokens set expires_at = now() where prefix = $1::text`, [prefix]);
     let last = await lastAcceptedAfter(token, Date.now());
@@ -109,6 +110,14 @@ describe('token cache with revocation by NOTIFY', () => {
     for (const ms of last) expect(ms).toBeLessThan(100);
     // Recreate the organization for the tests after this one.
     await db.pool.query(`insert into organizations (id, slug) values ($1::uuid, 'demo')`, [organizationId]);
+  });
+
+  it('refuses within 100 ms when the organization is deleted the way `scimsync org delete` and the operator do (deleted_at + tokens revoked)', async () => {
+    const { token } = await warmToken();
+    expect((await deleteOrganization(db.pool, 'demo', 'test')).status).toBe('deleted');
+    const last = await lastAcceptedAfter(token, Date.now());
+    for (const ms of last) expect(ms).toBeLessThan(100);
+    await db.pool.query(`update organizations set deleted_at = null where id = $1::uuid`, [organizationId]);
   });
 
   it('never serves an entry past the token’s expires_at', async () => {
