@@ -98,7 +98,7 @@ describe('token cache with revocation by NOTIFY', () => {
     for (const base of bases) expect(await status(base, token)).toBe(401);
   });
 
-  it('refuses within 100 ms when expires_at is moved to now, and when the organization's row is deleted', async () => {
+  it('refuses within 100 ms when expires_at is moved to now, and when the organization’s row is deleted', async () => {
     const { token, prefix } = await warmToken();
     await db.pool.query(`update scim_tokens set expires_at = now() where prefix = $1::text`, [prefix]);
     let last = await lastAcceptedAfter(token, Date.now());
