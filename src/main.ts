@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
+import { registerProcessMetrics } from './metrics.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
@@ -203,6 +204,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
     // (and the time until `start` handles SIGTERM) would otherwise pay.
     const { startOperator } = await import('./k8s/operator.js');
     return await withDatabase(config, log, async (pool) => {
+      registerProcessMetrics('operator');
       const operator = startOperator(
         {
           pool,

@@ -86,9 +86,21 @@ export async function revokeToken(db: Queryable, organizationId: string, prefix:
 const DUMMY_HASH = sha256('scimsync-no-such-token');
 
 /**
- * Checks a presented bearer token for an organization slug. Returns undefined for a
- * malformed, unknown, revoked, expired or other-organization token, and for any token of a
- * deleted organization (all answer 401).
+/**
+ * Why a presented token was refused. `organization` is the slug of the organization the stored
+ * token belongs to, and only set when the secret matched (so a caller cannot invent label
+ * values): "revoked" with an organization means an IdP still sends a token revoked there (a
+ * token of a deleted organization counts as revoked: deletion revokes its tokens).
+ */
+export interface AuthFailure {
+  failure: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong_organization';
+  organization?: string;
+}
+
+/**
+ * Checks a presented bearer token for an organization slug. Returns the token's identity, or
+ * an AuthFailure for a malformed, unknown, revoked, expired or other-organization token, or any
+ * token of a deleted organization (all answer 401 alike; the reason is for metrics).
  * With a cache (tokenCache.ts), a token verified within the last few seconds is accepted
  * without a round trip while its notification connection is up; a revocation or an
  * organization's deletion empties the cache of every process through NOTIFY, so it holds
@@ -99,7 +111,7 @@ export async function authenticateToken(
   organization: string,
   presented: string,
   cache?: TokenCache,
-): Promise<AuthenticatedToken | undefined> {
+): Promise<AuthenticatedToken | AuthFailure> {
   const hash = sha256(presented);
   // The key is the SHA-256 of the secret (never the secret); a Map lookup by it reveals
   // nothing usable through timing, as a hash preimage is needed to aim at an entry.
@@ -111,10 +123,10 @@ export async function authenticateToken(
   const ticket = cache?.ticket() ?? -1;
   const startedAt = Date.now();
   const m = TOKEN_PATTERN.exec(presented);
-  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; live: boolean; expiresInMs: number | null }>({
+  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; revoked: boolean; expired: boolean; expiresInMs: number | null }>({
     name: 'scimsync_authenticate_token',
     text: `select t.id, t.token_hash as hash, t.organization_id as "organizationId", o.slug,
-            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now()) and o.deleted_at is null) as live,
+            (t.revoked_at is not null or o.deleted_at is not null) as revoked, coalesce(t.expires_at <= now(), false) as expired,
             (extract(epoch from t.expires_at - now()) * 1000)::float8 as "expiresInMs"
        from scim_tokens t join organizations o on o.id = t.organization_id
       where t.prefix = $1::text`,
@@ -122,7 +134,11 @@ export async function authenticateToken(
   });
   const row = rows[0];
   const same = timingSafeEqual(hash, row?.hash ?? DUMMY_HASH);
-  if (!row || !same || !row.live || row.slug !== organization) return undefined;
+  if (!m) return { failure: 'malformed' };
+  if (!row || !same) return { failure: 'unknown' };
+  if (row.revoked) return { failure: 'revoked', organization: row.slug };
+  if (row.expired) return { failure: 'expired', organization: row.slug };
+  if (row.slug !== organization) return { failure: 'wrong_organization', organization: row.slug };
   const token = { tokenId: row.id, organizationId: row.organizationId, organization: row.slug };
   if (cache) cache.put(ticket, key ?? hash.toString('hex'), token, startedAt, row.expiresInMs);
   return token;
