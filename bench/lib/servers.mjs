@@ -39,7 +39,9 @@ async function writeConfig(specs) {
  * read by this process as a log shipper would); `env` adds settings (e.g. RECONCILER_ENABLED).
  */
 export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = specs.map((s) => s.organization) }) {
-  const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
+  // BENCH_OURS_ENV='K=V,K=V': settings for every instance of ours (e.g. TOKEN_CACHE_TTL_MS=0 for an A/B).
+  const extra = Object.fromEntries((process.env.BENCH_OURS_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+  const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, ...extra };
   const config = await writeConfig(specs);
   await runNode(['dist/main.js', 'migrate'], base);
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
