@@ -19,6 +19,7 @@ import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/sc
 import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
 import { TokenCache } from './store/tokenCache.js';
+import { Listener } from './store/listen.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
@@ -152,8 +153,11 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     await declareOrganizations(pool, log, docs, typeof configPath === 'string' ? configPath : undefined);
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
+    // One LISTEN connection for the reconciler and the token cache: every NOTIFY signals every
+    // listening backend of the database, so a second connection doubles those wake-ups.
+    const listener = config.RECONCILER_ENABLED || config.TOKEN_CACHE_TTL_MS > 0 ? new Listener({ url: db.url, log }) : undefined;
     const reconciler = config.RECONCILER_ENABLED
-      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal })
+      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal, listener })
       : Promise.resolve();
     let failed = false;
     reconciler.catch((e: unknown) => {
@@ -162,7 +166,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       controller.abort();
     });
     const metrics = setupMetrics(config, pool);
-    const tokens = config.TOKEN_CACHE_TTL_MS > 0 ? new TokenCache({ databaseUrl: db.url, ttlMs: config.TOKEN_CACHE_TTL_MS, log }) : undefined;
+    const tokens = config.TOKEN_CACHE_TTL_MS > 0 ? new TokenCache({ databaseUrl: db.url, ttlMs: config.TOKEN_CACHE_TTL_MS, log, listener }) : undefined;
     const app = makeApp({
       pool,
       log,
@@ -194,6 +198,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       controller.abort();
       await tokens?.close();
       await reconciler.catch(() => {});
+      await listener?.close();
     }
     log.info('stopped');
     return failed ? 1 : 0;

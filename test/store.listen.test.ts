@@ -4,7 +4,7 @@
 // notifications again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { listen, reconnectDelayMs } from '../src/store/listen.js';
+import { listen, Listener, reconnectDelayMs } from '../src/store/listen.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { waitFor } from './helpers/desired.js';
 
@@ -44,5 +44,41 @@ describe('listen', () => {
       expect(d).toBeGreaterThanOrEqual(ceiling / 2);
       expect(d).toBeLessThanOrEqual(ceiling);
     }
+  });
+});
+
+describe('Listener (one connection, several channels)', () => {
+  it('dispatches per channel, announces loss and reconnection to every subscriber, and unsubscribes', async () => {
+    const log = pino({ level: 'silent' });
+    const listener = new Listener({ url: db.url, log, applicationName: 'scimsync-test-shared-listen', baseDelayMs: 50, maxDelayMs: 200 });
+    const counts = { a: { notify: 0, connected: 0, lost: 0 }, b: { notify: 0, connected: 0, lost: 0 } };
+    const handlers = (k: 'a' | 'b') => ({ onNotify: () => counts[k].notify++, onConnected: () => counts[k].connected++, onLost: () => counts[k].lost++ });
+    listener.subscribe('scimsync_test_a', handlers('a'));
+    await waitFor(() => counts.a.connected === 1, 5000, 'first channel listening');
+    // Added to the live connection.
+    const offB = listener.subscribe('scimsync_test_b', handlers('b'));
+    await waitFor(() => counts.b.connected === 1, 5000, 'second channel listening');
+    expect(() => listener.subscribe('scimsync_test_b', handlers('b'))).toThrow(/already/);
+    expect(() => listener.subscribe('bad; drop table x', handlers('b'))).toThrow(/identifier/);
+    const backends = `select pid from pg_stat_activity where application_name = 'scimsync-test-shared-listen' and datname = current_database()`;
+    expect((await db.pool.query(backends)).rowCount).toBe(1);
+
+    await db.pool.query(`select pg_notify('scimsync_test_a', ''), pg_notify('scimsync_test_b', ''), pg_notify('scimsync_test_b', 'x')`);
+    await waitFor(() => counts.a.notify === 1 && counts.b.notify === 2, 5000, 'notifications per channel');
+
+    await db.pool.query(`select pg_terminate_backend(pid) from (${backends}) l`);
+    await waitFor(() => counts.a.connected === 2 && counts.b.connected === 2, 5000, 'both channels back');
+    expect(counts.a.lost).toBe(1);
+    expect(counts.b.lost).toBe(1);
+    expect((await db.pool.query(backends)).rowCount).toBe(1);
+    await db.pool.query(`select pg_notify('scimsync_test_a', ''), pg_notify('scimsync_test_b', '')`);
+    await waitFor(() => counts.a.notify === 2 && counts.b.notify === 3, 5000, 'notifications after reconnecting');
+
+    offB();
+    await db.pool.query(`select pg_notify('scimsync_test_b', ''), pg_notify('scimsync_test_a', '')`);
+    await waitFor(() => counts.a.notify === 3, 5000, 'channel a still heard');
+    expect(counts.b.notify).toBe(3);
+    await listener.close();
+    await waitFor(async () => (await db.pool.query(backends)).rowCount === 0, 5000, 'connection closed');
   });
 });

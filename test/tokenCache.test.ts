@@ -14,13 +14,21 @@ let db: TestDatabase;
 let bases: string[] = [];
 let organizationId: string;
 
-const LISTENERS = `select pid from pg_stat_activity where application_name = 'scimsync-token-listen' and datname = current_database()`;
+// Every LISTEN backend of ours, whatever its name: one per process, also in the process that
+// runs the reconciler beside the ingress (it shares the connection, store/listen.ts).
+const LISTENERS = `select pid from pg_stat_activity where application_name like 'scimsync%listen' and datname = current_database()`;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
-    const env = cliEnv({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RECONCILER_ENABLED: 'false' });
+    // The first runs the reconciler too (one LISTEN connection for both), the second is ingress only.
+    // The polls below send hundreds of refused requests from 127.0.0.1: the authentication
+    // failure limiter (0 = off) would answer 429 to them and hide what the cache does.
+    const env = cliEnv({
+      DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', RECONCILER_ENABLED: i === 0 ? 'true' : 'false',
+      AUTH_FAILURE_LIMIT_PER_ADDRESS: '0', AUTH_FAILURE_LIMIT_PER_ORGANIZATION: '0',
+    });
     const server = startCli(['start'], env);
     await waitForOk(`http://127.0.0.1:${port}/readyz`, server);
     bases.push(`http://127.0.0.1:${port}/scim/v2/demo`);
@@ -37,7 +45,7 @@ afterAll(async () => {
 async function waitForListeners(n: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while ((await db.pool.query(`${LISTENERS} and query like 'listen%'`)).rowCount !== n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n} token listeners`);
+    if (Date.now() > deadline) throw new Error(`expected ${n} LISTEN connections`);
     await sleep(20);
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
-import { reconnectDelayMs } from '../store/listen.js';
+import { reconnectDelayMs, type Listener } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
@@ -72,6 +72,8 @@ export interface ReconcilerDeps {
   settings?: Partial<ReconcilerSettings>;
   /** Process what is due now (queued items and due resyncs), then return. */
   once?: boolean;
+  /** The process's shared LISTEN connection (`scimsync start`); without it the reconciler opens its own. */
+  listener?: Listener;
 }
 
 const terminal = (err: unknown) => err instanceof TerminalError || err instanceof TargetRejectedError || err instanceof InvalidSpecError;
@@ -114,7 +116,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     woken = true;
     wake();
   };
-  const listening = deps.once ? Promise.resolve() : listenForChanges(deps.databaseUrl, log, stopping.signal, notify);
+  const listening = deps.once ? Promise.resolve() : listenForChanges(deps.databaseUrl, log, stopping.signal, notify, deps.listener);
   const inflight = new Map<string, { item: WorkItem; done: Promise<void> }>();
   let users = 0;
   let orgs = 0;

@@ -3,15 +3,15 @@
 //
 // Invalidation: migration 1796200000000 makes every change that can refuse a token (revoke,
 // expiry change, token or organization deleted, organization renamed or soft-deleted) NOTIFY
-// `scimsync_tokens` in the same transaction. Each process LISTENs on a dedicated connection
-// (store/listen.ts, the reconnecting listener the reconciler uses too) and empties its cache
+// `scimsync_tokens` in the same transaction. Each process LISTENs on its one LISTEN
+// connection (store/listen.ts; shared with the reconciler in `scimsync start`) and empties its cache
 // on any notification (revocations are rare; clearing all is simplest to get right).
 // Fail closed: while that connection is down or not yet listening the cache is bypassed (every
 // request checks Postgres, as without a cache), and it is emptied on every loss, because
 // notifications sent meanwhile are lost. Bounds: an entry lives at most ttlMs (5 s by
 // default) and never past its token's expires_at.
 import type { Logger } from 'pino';
-import { listen } from './listen.js';
+import { Listener } from './listen.js';
 import type { AuthenticatedToken } from './tokens.js';
 
 export const TOKEN_CHANNEL = 'scimsync_tokens';
@@ -30,6 +30,8 @@ export interface TokenCacheOptions {
   /** First reconnection delay (ms, doubling with jitter up to maxRetryMs): the cache is off meanwhile. */
   retryMs?: number;
   maxRetryMs?: number;
+  /** The process's shared LISTEN connection (`scimsync start`); without it the cache opens its own. */
+  listener?: Listener;
 }
 
 export class TokenCache {
@@ -37,18 +39,15 @@ export class TokenCache {
   /** Bumped by every invalidation and every change of the listening state. */
   private generation = 0;
   private listening = false;
-  private readonly controller = new AbortController();
-  private readonly listener: Promise<void>;
+  /** Set when the cache opened its own connection (no shared listener given). */
+  private readonly own: Listener | undefined;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly opts: TokenCacheOptions) {
-    this.listener = listen({
-      url: opts.databaseUrl,
-      channel: TOKEN_CHANNEL,
-      applicationName: 'scimsync-token-listen',
-      log: opts.log,
-      signal: this.controller.signal,
-      baseDelayMs: opts.retryMs ?? 100,
-      maxDelayMs: opts.maxRetryMs ?? 5_000,
+    this.own = opts.listener
+      ? undefined
+      : new Listener({ url: opts.databaseUrl, applicationName: 'scimsync-token-listen', log: opts.log, baseDelayMs: opts.retryMs ?? 100, maxDelayMs: opts.maxRetryMs ?? 5_000 });
+    this.unsubscribe = (opts.listener ?? this.own!).subscribe(TOKEN_CHANNEL, {
       onNotify: () => this.invalidate(),
       onConnected: () => {
         this.invalidate();
@@ -104,7 +103,7 @@ export class TokenCache {
   async close(): Promise<void> {
     this.listening = false;
     this.invalidate();
-    this.controller.abort();
-    await this.listener;
+    this.unsubscribe();
+    await this.own?.close();
   }
 }
