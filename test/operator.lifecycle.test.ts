@@ -4,9 +4,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CliProcess } from './helpers/cli.js';
 import { killAllCli } from './helpers/cli.js';
 import { condition, eventually, scimConfig, startOperatorRig, type OperatorRig } from './helpers/operator.js';
+import { spawnReconciler, type ReconcilerProcess } from './helpers/reconcilerProcess.js';
 
 let rig: OperatorRig;
 let operator: CliProcess;
+let reconciler: ReconcilerProcess | undefined;
 
 beforeAll(async () => {
   rig = await startOperatorRig();
@@ -14,6 +16,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  reconciler?.child.kill('SIGKILL');
   await killAllCli();
   await rig?.close();
 });
@@ -34,4 +37,30 @@ it('create/delete cycles leave no abort listeners behind: no MaxListenersExceede
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   expect(operator.stderr).toContain('ScimConfig deleted');
   expect(operator.stderr).not.toContain('MaxListenersExceededWarning');
+});
+
+it('a ScimConfig created again after a delete starts at AwaitingFirstSync, then shows its own failing target (Synced False TargetUnavailable, Ready False)', async () => {
+  reconciler = spawnReconciler(rig.db.url, { TARGET_SECRETS: 'kubernetes', KUBECONFIG: rig.kubeconfig, RECONCILER_POLL_MS: '100' });
+  // The first object: the default postgres target, synced and Converged.
+  rig.fake.create('scimconfigs', scimConfig('again', { organization: 'again' }));
+  const first = await eventually(() => condition(get('again'), 'Synced')?.reason === 'Converged' && get('again'), 15_000, 'first object Converged');
+  expect((first.status as { lastFullSyncTime?: string }).lastFullSyncTime).toBeTruthy();
+  rig.fake.delete('scimconfigs', 'default', 'again');
+  await eventually(() => !get('again'), 5000, 'finalized and gone');
+
+  // The same organization again, new uid, its target's Secret does not exist.
+  rig.fake.create(
+    'scimconfigs',
+    scimConfig('again', { organization: 'again', target: { type: 'http', http: { baseUrl: 'http://127.0.0.1:9/app', tokenSecretRef: { name: 'again-missing', key: 'token' } } } }),
+  );
+  const fresh = await eventually(() => {
+    const o = get('again');
+    return o && o.metadata.uid !== first.metadata.uid && condition(o, 'TokenIssued')?.status === 'True' && o;
+  }, 5000, 'second object reconciled');
+  // Never the first object's result: no full resync of the new one has finished or failed yet.
+  expect(['AwaitingFirstSync', 'TargetUnavailable']).toContain(condition(fresh, 'Synced')?.reason);
+  const failed = await eventually(() => condition(get('again'), 'Synced')?.reason === 'TargetUnavailable' && get('again'), 15_000, 'Synced TargetUnavailable');
+  expect(condition(failed, 'Synced')).toMatchObject({ status: 'False', message: expect.stringContaining('Secret default/again-missing does not exist') });
+  expect(condition(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'TargetUnavailable' });
+  expect((failed.status as { lastFullSyncTime?: string }).lastFullSyncTime).toBeUndefined();
 });
