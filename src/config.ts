@@ -22,6 +22,14 @@ export const configSchema = z.object({
   SCIM_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Largest page a list request may ask for (count); advertised as filter.maxResults. */
   SCIM_MAX_RESULTS: z.coerce.number().int().positive().default(1000),
+  /** Most operations one PATCH request may carry; more is a 413 naming the limit (docs/scim.md). */
+  SCIM_MAX_PATCH_OPERATIONS: z.coerce.number().int().positive().default(1000),
+  /** SCIM requests of one organization in progress at once; more wait (SCIM_ORG_QUEUE) or get 429. */
+  SCIM_ORG_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Requests of one organization that may wait for a slot; beyond it 429 with Retry-After. */
+  SCIM_ORG_QUEUE: z.coerce.number().int().min(0).default(64),
+  /** Longest a request waits for its organization's slot before a 429. */
+  SCIM_ORG_QUEUE_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   /** Page size when the client gives no count. */
   SCIM_DEFAULT_COUNT: z.coerce.number().int().positive().default(100),
   /**

@@ -143,7 +143,8 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     const app = makeApp({
       pool,
       log,
-      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES, maxPatchOperations: config.SCIM_MAX_PATCH_OPERATIONS,
+        orgLimit: { concurrency: config.SCIM_ORG_CONCURRENCY, queue: config.SCIM_ORG_QUEUE, queueTimeoutMs: config.SCIM_ORG_QUEUE_TIMEOUT_MS } },
     });
     const server = makeServer(app, timeoutsOf(config), log);
     try {

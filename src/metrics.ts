@@ -28,6 +28,20 @@ export const scimRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const scimOrgRequestsQueued = new Gauge({
+  name: 'scimsync_scim_org_requests_queued',
+  help: 'SCIM requests of an organization waiting for one of its SCIM_ORG_CONCURRENCY slots.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
+export const scimOrgThrottledTotal = new Counter({
+  name: 'scimsync_scim_org_throttled_total',
+  help: 'SCIM requests answered 429 because their organization had SCIM_ORG_CONCURRENCY in progress and its queue was full or the wait timed out.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 export const scimAuthFailuresTotal = new Counter({
   name: 'scimsync_scim_auth_failures_total',
   help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',

@@ -10,12 +10,18 @@ import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
 import { usersRouter } from './users.js';
+import { checkJsonBody, checkQuery } from '../scim/inputText.js';
+import { orgConcurrencyLimit, type OrgLimitOptions } from './orgLimit.js';
 
 export interface HttpOptions {
   publicUrl?: string;
   maxResults: number;
   defaultCount: number;
   maxPayloadBytes: number;
+  /** SCIM_MAX_PATCH_OPERATIONS; DEFAULT_MAX_PATCH_OPERATIONS when unset. */
+  maxPatchOperations?: number;
+  /** Per-organization concurrency limit (SCIM_ORG_*); none when unset. */
+  orgLimit?: OrgLimitOptions;
 }
 
 export interface AppDeps {
@@ -120,7 +126,14 @@ export function makeApp({ pool, log, options }: AppDeps): express.Express {
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
   scim.use(bearerAuth(pool));
+  if (options.orgLimit) scim.use(orgConcurrencyLimit(options.orgLimit));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
+  // Text Postgres cannot store and bodies nested deep enough to overflow a recursive walk: 400.
+  scim.use((req, _res, next) => {
+    checkQuery(req.query as Record<string, unknown>);
+    checkJsonBody(req.body);
+    next();
+  });
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
   scim.use('/', discoveryRouter(pool, options));

@@ -1,7 +1,7 @@
 // Types shared by the PATCH engine's modules, derived from the filter module's public API.
 import type { parsePatchPath } from '../filter.js';
 import type { ResourceTypeDef } from '../schemas.js';
-import type { MemberChanges } from './members.js';
+import type { MemberAccumulator } from './members.js';
 
 export type PatchPath = ReturnType<typeof parsePatchPath>;
 export type FilterNode = NonNullable<PatchPath['filter']>;
@@ -11,5 +11,5 @@ export type PatchOpName = 'add' | 'replace' | 'remove';
 export interface PatchState {
   rt: ResourceTypeDef;
   doc: Record<string, unknown>;
-  members?: MemberChanges;
+  members?: MemberAccumulator;
 }
