@@ -10,7 +10,7 @@ import { createGroup, deleteGroup, getGroup, getGroupsByIds, listGroupKeys, memb
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
 import { listRoutes, patchLimits, projection, sendPatchResult, wants } from './users.js';
 import type { HttpOptions } from './app.js';
-import { scimUnknownMembersTotal } from '../metrics.js';
+import { orgLabel, scimUnknownMembersTotal } from '../metrics.js';
 
 const rt = GROUP_RESOURCE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -23,7 +23,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function reportUnknownMembers(req: Request, row: GroupRow): void {
   const unknown = row.unknownMembers ?? [];
   if (!unknown.length) return;
-  scimUnknownMembersTotal.inc({ organization: req.auth!.organization }, unknown.length);
+  scimUnknownMembersTotal.inc({ organization: orgLabel(req.auth!.organization) }, unknown.length);
   const ids = unknown.filter((v) => UUID.test(v));
   req.log.warn(
     { groupId: row.id, unknown: unknown.length, ids: ids.slice(0, 20), notUuids: unknown.length - ids.length },

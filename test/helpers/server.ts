@@ -1,8 +1,10 @@
 // A real scimsync HTTP app on 127.0.0.1 over a fresh test database, with an organization
 // and a bearer token: what the integration tests talk to.
+import { makeLogger } from '../../src/log.js';
+import { logSink } from './logScan.js';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { makeApp, type HttpOptions } from '../../src/http/app.js';
 import { upsertOrganization } from '../../src/store/orgs.js';
 import { createToken } from '../../src/store/tokens.js';
@@ -37,7 +39,7 @@ export async function startTestServer(opts: { org?: string; spec?: Record<string
   const { token } = await createToken(db.pool, organization.id);
   const app = makeApp({
     pool: db.pool,
-    log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: opts.log ?? makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('server.ts')),
     options: { maxResults: 1000, defaultCount: 100, maxPayloadBytes: opts.maxPayloadBytes ?? 8 * 1024 * 1024, ...opts.options },
   });
   const server: Server = createServer(app);
