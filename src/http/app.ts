@@ -9,14 +9,10 @@ import { bearerAuth } from './auth.js';
 import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
+import type { HttpOptions } from './options.js';
 import { usersRouter } from './users.js';
 
-export interface HttpOptions {
-  publicUrl?: string;
-  maxResults: number;
-  defaultCount: number;
-  maxPayloadBytes: number;
-}
+export type { HttpOptions } from './options.js';
 
 export interface AppDeps {
   pool: Pool;

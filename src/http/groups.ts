@@ -8,7 +8,7 @@ import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
 import { listResponse, listRoutes, projection, sendPatchResult, wants } from './users.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 import { scimUnknownMembersTotal } from '../metrics.js';
 
 const rt = GROUP_RESOURCE;

@@ -7,7 +7,7 @@ import { LIST_RESPONSE_SCHEMA, USER_RESOURCE, type ResourceTypeDef } from '../sc
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 
 const rt = USER_RESOURCE;
 

@@ -4,22 +4,10 @@
 // group push sends a remove-by-filter and an add in one PATCH; test/patch.test.ts "Okta: …").
 import { badRequest } from '../errors.js';
 import { type MemberRef, toMemberRefs } from '../resource.js';
-import type { FilterNode, PatchOpName, PatchState } from './types.js';
+import type { FilterNode, MemberChanges, PatchOpName, PatchState } from './types.js';
 import type { AttributeDef } from '../schemas.js';
 
-/**
- * What the store does, touching only the rows named. Invariants: at most one of replaceAll /
- * removeAll is set; when either is, `remove` is empty; when replaceAll is set, `add` is empty.
- *   replaceAll: the membership becomes exactly this list.
- *   removeAll:  delete every member, then insert `add`.
- *   otherwise:  delete `remove`, then insert `add` (skipping existing rows).
- */
-export interface MemberChanges {
-  replaceAll?: MemberRef[];
-  add: MemberRef[];
-  remove: string[];
-  removeAll?: boolean;
-}
+export type { MemberChanges } from './types.js';
 
 export const emptyMemberChanges = (): MemberChanges => ({ add: [], remove: [] });
 

@@ -1,11 +1,25 @@
 // Types shared by the PATCH engine's modules, derived from the filter module's public API.
 import type { parsePatchPath } from '../filter.js';
 import type { ResourceTypeDef } from '../schemas.js';
-import type { MemberChanges } from './members.js';
+import type { MemberRef } from '../resource.js';
 
 export type PatchPath = ReturnType<typeof parsePatchPath>;
 export type FilterNode = NonNullable<PatchPath['filter']>;
 export type PatchOpName = 'add' | 'replace' | 'remove';
+
+/**
+ * What the store does, touching only the rows named. Invariants: at most one of replaceAll /
+ * removeAll is set; when either is, `remove` is empty; when replaceAll is set, `add` is empty.
+ *   replaceAll: the membership becomes exactly this list.
+ *   removeAll:  delete every member, then insert `add`.
+ *   otherwise:  delete `remove`, then insert `add` (skipping existing rows).
+ */
+export interface MemberChanges {
+  replaceAll?: MemberRef[];
+  add: MemberRef[];
+  remove: string[];
+  removeAll?: boolean;
+}
 
 /** The working copy one PATCH request mutates; thrown away if any operation fails. */
 export interface PatchState {
