@@ -21,7 +21,7 @@ const httpSpec = (extra: Record<string, unknown> = {}) => ({
 });
 const calls = (org: string) => target.writes(org).map((w) => `${w.method} ${w.email}${w.method === 'PUT' ? ` ${w.body.role}${w.body.teams.length ? ` [${w.body.teams}]` : ''}` : ''}`);
 const gauge = async (g: typeof driftMembers | typeof revocationsHeld, labels: Record<string, string>) =>
-  (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
+  (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))?.value;
 
 async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promise<string[]> {
   const lines: string[] = [];
