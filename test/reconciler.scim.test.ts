@@ -121,7 +121,7 @@ describe('SCIM → reconciler → HTTP target', () => {
         ],
       },
     });
-    expect(entra.status, entra.text).toBe(204);
+    expect(entra.status, entra.text).toBe(200);
     await until(() => mine().some((w) => w.method === 'DELETE'));
     const after = await srv.scim(`/Users/${id}`);
     expect(after.body.active).toBe(false);
