@@ -72,11 +72,14 @@ export async function sendResource(req: Request, res: Response, version: string,
  * - `attributes` or `excludedAttributes` in the query: 200 with the projected resource (the
  *   request asks for a body, and §3.9 applies the parameters to PATCH responses);
  * - otherwise `unasked`: 'resource' (200 with it) for Users, 'noContent' (204) for Groups.
- * That is what both vendors' guides show: a User PATCH answered with the User, a Group
- * membership PATCH with 204 — Okta, "Okta and SCIM Version 2.0"
- * (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20); Microsoft,
- * "Tutorial: Develop and plan provisioning for a SCIM endpoint"
- * (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
+ * Okta's guide, "Okta and SCIM Version 2.0"
+ * (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20), says the answer to its
+ * User PATCH "needs to be the updated User object", shows a Group PATCH answered with
+ * "members": null ("Okta doesn't require the list of users"), and allows 204 for both.
+ * Microsoft's "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+ * (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups):
+ * "It isn't necessary to include the entire resource in the PATCH response."
+ * A Group's body would carry its whole member list: 204 is what neither guide objects to.
  * Either status carries the new ETag. docs/scim.md, "PATCH"; the Microsoft collection's two
  * 204 expectations for User PATCH are listed in conformance/expected-failures.txt.
  */
