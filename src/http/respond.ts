@@ -78,8 +78,10 @@ export async function sendResource(req: Request, res: Response, version: string,
  * "members": null ("Okta doesn't require the list of users"), and allows 204 for both.
  * Microsoft's "Tutorial: Develop and plan provisioning for a SCIM endpoint"
  * (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups):
- * "It isn't necessary to include the entire resource in the PATCH response."
- * A Group's body would carry its whole member list: 204 is what neither guide objects to.
+ * "It isn't necessary to include the entire resource in the PATCH response", shows its User
+ * PATCHes answered 200 with the User, and: "Update to the group PATCH request should yield an
+ * HTTP 204 No Content in the response. Returning a body with a list of all the members isn't
+ * advisable."
  * Either status carries the new ETag. docs/scim.md, "PATCH"; the Microsoft collection's two
  * 204 expectations for User PATCH are listed in conformance/expected-failures.txt.
  */
