@@ -2,8 +2,10 @@
 //   scimsync start [--config file|dir]   migrate, load ScimConfigs, serve SCIM (+ reconciler)
 //   scimsync migrate                     apply migrations
 //   scimsync token create|list|revoke    manage bearer tokens
+//   scimsync org list|delete             list organizations, delete one (revokes its tokens)
 import type { Server, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -12,11 +14,11 @@ import { makeApp, makeOpsApp } from './http/app.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate } from './store/migrate.js';
-import { upsertOrganization } from './store/orgs.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
 const HELP = `scimsync — SCIM 2.0 directory sync
@@ -26,6 +28,8 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync token create <org> [--description text] [--expires-in 90d]
   scimsync token list <org>
   scimsync token revoke <org> <prefix>
+  scimsync org list                         organizations: owner, deleted, live tokens
+  scimsync org delete <org>                 delete an organization: revoke its tokens, stop provisioning it
   scimsync reconcile [--once]               run only the reconciler (scale it apart from the ingress);
                                             serves /healthz, /readyz, /metrics on PORT unless --once
   scimsync plan <org> [--json]              what the next pass would do, without doing it
@@ -36,6 +40,17 @@ Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see READ
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * How to run this CLI from the current directory: `./bin/scimsync.js` in a checkout (the
+ * README's form: it answers in about a second, where `npx scimsync` first installs the
+ * checkout into npm's cache, about 10 s), else the bin file's absolute path.
+ */
+function cliCommand(): string {
+  const bin = fileURLToPath(new URL('../bin/scimsync.js', import.meta.url));
+  const rel = path.relative(process.cwd(), bin);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? bin : `./${rel}`;
+}
 
 function endpointFor(config: Config) {
   const root = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${config.PORT}`;
@@ -105,7 +120,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return withDatabase(config, log, async (pool, db) => {
-    for (const d of docs) await upsertOrganization(pool, d.spec);
+    await declareOrganizations(pool, log, docs, typeof configPath === 'string' ? configPath : undefined);
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
     const reconciler = config.RECONCILER_ENABLED
@@ -131,7 +146,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.info({ port, organizations: docs.map((d) => d.spec.organization) }, 'scimsync listening');
       for (const d of docs) {
         err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
-        err(`  get a bearer token for it with:  npx scimsync token create ${d.spec.organization}`);
+        err(`  get a bearer token for it with:  ${cliCommand()} token create ${d.spec.organization}`);
       }
       await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
     } finally {
@@ -192,6 +207,8 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase(config, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'org':
+        return await withDatabase(config, log, (pool) => orgCommand(rest, { pool, log, out, err }));
       case 'reconcile':
       case 'plan':
       case 'approve':

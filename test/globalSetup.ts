@@ -37,6 +37,11 @@ export default async function setup(project: TestProject) {
       log,
       persistent: false,
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+    }).catch(async (e: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      // Said here too: a reporter that swallows a failed global setup still leaves the reason.
+      process.stderr.write(`\nthe tests need a database and none could be started: ${e instanceof Error ? e.message : String(e)}\n(or set TEST_DATABASE_URL to a PostgreSQL the tests may create databases in)\n\n`);
+      throw e;
     });
     adminUrl = embedded.url;
     stop = async () => {

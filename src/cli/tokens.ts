@@ -1,7 +1,7 @@
 // `scimsync token create|list|revoke`: the token is printed alone on stdout, once.
 import type { Pool } from '../store/pool.js';
 import { findOrganization } from '../store/orgs.js';
-import { createToken, listTokens, revokeToken } from '../store/tokens.js';
+import { createToken, listTokens, OrganizationDeletedError, revokeToken } from '../store/tokens.js';
 import { parseArgs, parseDuration } from './args.js';
 
 export interface TokenCliContext {
@@ -27,12 +27,22 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
   }
   switch (verb) {
     case 'create': {
+      if (org.deletedAt) {
+        ctx.err(`organization "${org.slug}" was deleted at ${org.deletedAt}: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        return 1;
+      }
       const expiresIn = flags.get('expires-in');
       const description = flags.get('description');
-      const { token, prefix: p } = await createToken(ctx.pool, org.id, {
-        description: typeof description === 'string' ? description : undefined,
-        expiresAt: typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined,
-      });
+      const expiresAt = typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined;
+      let issued: { token: string; prefix: string };
+      try {
+        issued = await createToken(ctx.pool, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
+      } catch (e) {
+        if (!(e instanceof OrganizationDeletedError)) throw e;
+        ctx.err(`organization "${org.slug}" was deleted meanwhile: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        return 1;
+      }
+      const { token, prefix: p } = issued;
       ctx.out(token);
       ctx.err(`token ${p} for organization ${org.slug}; SCIM endpoint: ${ctx.endpointFor(org.slug)}`);
       ctx.err('the token is shown only now: store it in your identity provider');

@@ -32,10 +32,11 @@ function organizationOf(row: OrganizationRow): Organization {
   return { id: row.id, slug: row.slug, spec: parsed.data };
 }
 
+/** The organization to reconcile; undefined when it does not exist or is deleted (never provisioned). */
 export async function loadOrganization(db: Queryable, idOrSlug: string): Promise<Organization | undefined> {
   const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrSlug);
   const { rows } = await db.query<OrganizationRow>(
-    `select id, slug, spec from organizations where ${isUuid ? 'id = $1::uuid' : 'slug = $1::text'}`,
+    `select id, slug, spec from organizations where ${isUuid ? 'id = $1::uuid' : 'slug = $1::text'} and deleted_at is null`,
     [idOrSlug],
   );
   return rows[0] ? organizationOf(rows[0]) : undefined;
@@ -43,7 +44,8 @@ export async function loadOrganization(db: Queryable, idOrSlug: string): Promise
 
 /**
  * The organization and, per user, every email a user item concerns (its current userName and
- * any it was granted under before), in one round trip for a whole batch of user items.
+ * any it was granted under before), in one round trip for a whole batch of user items;
+ * undefined when the organization is gone or deleted.
  */
 export async function loadUserItems(db: Queryable, organizationId: string, userIds: string[]): Promise<{ org: Organization; emails: Map<string, string[]> } | undefined> {
   const { rows } = await db.query<OrganizationRow & { emails: Record<string, string[]> }>({
@@ -54,7 +56,7 @@ export async function loadUserItems(db: Queryable, organizationId: string, userI
                                          union
                                          select email from reconcile_managed_members where user_id = u.uid and organization_id = o.id) as emails
                        from unnest($2::uuid[]) as u(uid)) x) as emails
-             from organizations o where o.id = $1::uuid`,
+             from organizations o where o.id = $1::uuid and o.deleted_at is null`,
     values: [organizationId, userIds],
   });
   return rows[0] ? { org: organizationOf(rows[0]), emails: new Map(Object.entries(rows[0].emails)) } : undefined;

