@@ -69,6 +69,44 @@ export const configSchema = z.object({
   RECONCILER_EVENTS_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   /** Where Kubernetes Secrets named by tokenSecretRef / urlSecretRef are mounted (<dir>/<name>/<key>). */
   RECONCILER_SECRETS_DIR: z.string().min(1).default('/var/run/secrets/scimsync'),
+  /**
+   * Where target credentials named by tokenSecretRef / urlSecretRef come from: files mounted
+   * under RECONCILER_SECRETS_DIR, or the Kubernetes API (a Secret in the ScimConfig's namespace,
+   * watched, so a rotated credential is used on the next call; never copied into Postgres).
+   */
+  TARGET_SECRETS: z.enum(['files', 'kubernetes']).default('files'),
+  // ---- operator (`scimsync operator`, issue 8) ----
+  /** Comma-separated namespaces whose ScimConfigs the operator watches; all namespaces when unset. */
+  WATCH_NAMESPACES: z
+    .string()
+    .transform((v) => v.split(',').map((n) => n.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'each namespace must be a DNS label')))
+    .optional(),
+  /** Lease timings (controller-runtime defaults 15s / 10s / 2s); see leaseTimings below. */
+  LEADER_ELECTION_LEASE_DURATION_MS: z.coerce.number().int().positive().default(15_000),
+  LEADER_ELECTION_RENEW_DEADLINE_MS: z.coerce.number().int().positive().default(10_000),
+  LEADER_ELECTION_RETRY_PERIOD_MS: z.coerce.number().int().positive().default(2_000),
+  /** The Lease's name; it lives in POD_NAMESPACE. */
+  LEADER_ELECTION_LEASE_NAME: z.string().min(1).default('scimsync-operator'),
+  /** This replica's identity (the Lease holder) and the Lease's namespace (downward API). */
+  POD_NAME: z.string().min(1).optional(),
+  POD_NAMESPACE: z.string().min(1).default('default'),
+  /** kubeconfig file; unset: the in-cluster service account (or ~/.kube/config outside a cluster). */
+  KUBECONFIG: z.string().min(1).optional(),
+  /** Every cached ScimConfig is reconciled again this often (client-go's resync period). */
+  OPERATOR_RESYNC_MS: z.coerce.number().int().positive().default(300_000),
+  /** A watch that delivered nothing (no event, no bookmark) for this long is re-established. */
+  OPERATOR_WATCHDOG_MS: z.coerce.number().int().positive().default(120_000),
+  /** Status counts (users, drift, held revocations) are refreshed from Postgres at least this often. */
+  OPERATOR_STATUS_REFRESH_MS: z.coerce.number().int().positive().default(30_000),
+}).superRefine((c, ctx) => {
+  // client-go's leaderelection.NewLeaderElector refuses the same configurations.
+  if (c.LEADER_ELECTION_LEASE_DURATION_MS <= c.LEADER_ELECTION_RENEW_DEADLINE_MS) {
+    ctx.addIssue({ code: 'custom', path: ['LEADER_ELECTION_LEASE_DURATION_MS'], message: 'must be greater than LEADER_ELECTION_RENEW_DEADLINE_MS' });
+  }
+  if (c.LEADER_ELECTION_RENEW_DEADLINE_MS <= 1.2 * c.LEADER_ELECTION_RETRY_PERIOD_MS) {
+    ctx.addIssue({ code: 'custom', path: ['LEADER_ELECTION_RENEW_DEADLINE_MS'], message: 'must be greater than 1.2 × LEADER_ELECTION_RETRY_PERIOD_MS' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

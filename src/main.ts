@@ -35,6 +35,8 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
+  scimsync operator                         the Kubernetes operator: ScimConfig resources → organizations,
+                                            token Secrets, status (see docs/operator.md)
 
 Settings come from the environment (DATABASE_URL, PORT, LOG_LEVEL, …; see README).`;
 
@@ -182,6 +184,61 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   }
 }
 
+/**
+ * `scimsync operator`: serves /healthz, /readyz (informers synced) and /metrics on PORT.
+ * Exit code 1 when the leader Lease was lost (the pod restarts and campaigns again).
+ */
+async function runOperatorCommand(config: Config, log: Logger): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (!config.PUBLIC_URL) log.warn('PUBLIC_URL is not set: ScimConfig endpoints will name http://localhost');
+  try {
+    // Loaded here only: @kubernetes/client-node takes 1–5 s to import, which every other command
+    // (and the time until `start` handles SIGTERM) would otherwise pay.
+    const { startOperator } = await import('./k8s/operator.js');
+    return await withDatabase(config, log, async (pool) => {
+      const operator = startOperator(
+        {
+          pool,
+          log,
+          endpointFor: endpointFor(config),
+          watchNamespaces: config.WATCH_NAMESPACES,
+          kubeconfig: config.KUBECONFIG,
+          identity: config.POD_NAME,
+          leaseNamespace: config.POD_NAMESPACE,
+          leaseName: config.LEADER_ELECTION_LEASE_NAME,
+          leaseDurationMs: config.LEADER_ELECTION_LEASE_DURATION_MS,
+          renewDeadlineMs: config.LEADER_ELECTION_RENEW_DEADLINE_MS,
+          retryPeriodMs: config.LEADER_ELECTION_RETRY_PERIOD_MS,
+          resyncMs: config.OPERATOR_RESYNC_MS,
+          watchdogMs: config.OPERATOR_WATCHDOG_MS,
+          statusRefreshMs: config.OPERATOR_STATUS_REFRESH_MS,
+          secretsDir: config.RECONCILER_SECRETS_DIR,
+          targetSecrets: config.TARGET_SECRETS,
+        },
+        controller.signal,
+      );
+      const server = makeServer(makeOpsApp({ pool, log, readiness: () => (operator.ready() ? undefined : 'informers not synced') }), timeoutsOf(config), log);
+      await listen(server, config.PORT, config.HOST);
+      const address = server.address();
+      log.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'operator serving /healthz, /readyz and /metrics');
+      const outcome = await operator.done.finally(() => controller.abort());
+      if (outcome === 'lost') {
+        server.closeAllConnections();
+        server.close();
+        return 1;
+      }
+      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      return 0;
+    });
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -214,6 +271,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'approve':
       case 'events':
         return await runReconcilerCommand(command, rest, config, log);
+      case 'operator': {
+        const code = await runOperatorCommand(config, log);
+        // Losing the Lease ends the process now, whatever is still in flight (client-go: klog.Fatal).
+        if (code === 1) setTimeout(() => process.exit(1), 1000).unref();
+        return code;
+      }
       default:
         err(`unknown command "${command}"\n\n${HELP}`);
         return 2;

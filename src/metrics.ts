@@ -100,3 +100,38 @@ export const lastFullSync = new Gauge({
   labelNames: ['organization'] as const,
   registers: [registry],
 });
+
+// ---- Operator (issue 8) -----------------------------------------------------------------
+
+export const operatorLeader = new Gauge({
+  name: 'scimsync_operator_leader',
+  help: '1 while this operator replica holds the leader Lease (only the leader reconciles), else 0.',
+  registers: [registry],
+});
+
+export const operatorReconcileTotal = new Counter({
+  name: 'scimsync_operator_reconcile_total',
+  help: 'ScimConfig reconciles finished, by result (success|error|requeue|conflict|invalid).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const operatorReconcileDuration = new Histogram({
+  name: 'scimsync_operator_reconcile_duration_seconds',
+  help: 'Duration of one ScimConfig reconcile, from taking the key off the work queue to its outcome.',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const operatorQueueDepth = new Gauge({
+  name: 'scimsync_operator_queue_depth',
+  help: 'ScimConfig keys waiting in the operator work queue (not counting delayed retries).',
+  registers: [registry],
+});
+
+export const watchRestartsTotal = new Counter({
+  name: 'scimsync_operator_watch_restarts_total',
+  help: 'Informer list/watch restarts after an error or a watch the server kept ending, by resource (scimconfigs|secrets).',
+  labelNames: ['resource'] as const,
+  registers: [registry],
+});

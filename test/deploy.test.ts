@@ -123,11 +123,11 @@ describe('deploy/', () => {
         r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || 'core'}/${res}: ${r.verbs.join(',')}`)),
       );
     expect(rules('ClusterRole', 'scimsync-operator')).toEqual([
-      'scimsync.io/scimconfigs: get,list,watch,update,patch',
-      'scimsync.io/scimconfigs/status: get,update,patch',
+      'scimsync.io/scimconfigs: get,list,watch,patch',
+      'scimsync.io/scimconfigs/status: patch',
       'scimsync.io/scimconfigs/finalizers: update',
-      'core/secrets: get,list,watch,create,update,patch,delete',
-      'events.k8s.io/events: create,patch',
+      'core/secrets: get,list,watch,create,update',
+      'events.k8s.io/events: create',
     ]);
     expect(rules('Role', 'scimsync-leader-election')).toEqual(['coordination.k8s.io/leases: get,create,update']);
     expect(rules('ClusterRole', 'scimsync-reconciler-secrets')).toEqual(['core/secrets: get,list,watch']);

@@ -58,12 +58,23 @@ function requestContext(log: Logger): RequestHandler {
   };
 }
 
+/**
+ * A process-specific readiness check beside the database's (the operator: informers synced).
+ * Returns undefined when ready, else what is missing.
+ */
+export type ReadinessCheck = () => string | undefined;
+
 /** Health checks and /metrics: every process serves these, the ingress and a lone reconciler. */
-function mountOps(app: express.Express, pool: Pool): void {
+function mountOps(app: express.Express, pool: Pool, readiness?: ReadinessCheck): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (req, res) => {
+    const missing = readiness?.();
+    if (missing) {
+      res.status(503).json({ status: missing });
+      return;
+    }
     try {
       const pending = await pendingMigrations(pool);
       if (pending.length) {
@@ -90,10 +101,10 @@ function baseApp(log: Logger): express.Express {
   return app;
 }
 
-/** What `scimsync reconcile` serves: /healthz, /readyz and /metrics only. */
-export function makeOpsApp({ pool, log }: Pick<AppDeps, 'pool' | 'log'>): express.Express {
+/** What `scimsync reconcile` and `scimsync operator` serve: /healthz, /readyz and /metrics only. */
+export function makeOpsApp({ pool, log, readiness }: Pick<AppDeps, 'pool' | 'log'> & { readiness?: ReadinessCheck }): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool);
+  mountOps(app, pool, readiness);
   return app;
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import { loadConfig } from '../config.js';
 import type { Pool } from '../store/pool.js';
+import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
 import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
@@ -46,7 +47,9 @@ const plan: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
   const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
   if (!org) return 2;
-  const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: loadConfig().RECONCILER_SECRETS_DIR });
+  const config = loadConfig();
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
+  const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   try {
     const target = await targets.targetFor(org);
     const groups = await resolveMappedGroups(ctx.pool, org);
@@ -74,6 +77,7 @@ const plan: Command = async (args, ctx) => {
     return 0;
   } finally {
     await targets.close();
+    await secrets?.close();
   }
 };
 

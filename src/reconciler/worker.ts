@@ -8,6 +8,7 @@ import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTota
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
+import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
 import { InvalidSpecError } from './desired.js';
 import { AbortedError, TerminalError, type Result } from './errors.js';
@@ -86,7 +87,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // The reference-table target gets a pool of its own, so a member lock never waits on a
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
-  const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir });
+  // TARGET_SECRETS=kubernetes: secret references are read (and watched) through the API.
+  const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(targetPool, log, config.KUBECONFIG) : undefined;
+  const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir, readSecret: secrets?.read });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
@@ -283,7 +286,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     clearTimeout(timer);
     clearInterval(beat);
     await listening;
-    const ended = Promise.allSettled([targets.close(), targetPool.end(), pool.end()]);
+    const ended = Promise.allSettled([targets.close(), secrets?.close(), targetPool.end(), pool.end()]);
     // pool.end() waits for checked-out clients: only wait when nothing is left in flight. The
     // unfinished items keep their claims and are claimed again once their leases expire.
     if (drained) await ended;

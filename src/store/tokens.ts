@@ -113,3 +113,63 @@ export async function touchToken(db: Queryable, tokenId: string): Promise<void> 
     [tokenId],
   );
 }
+
+/** A token row as the operator manages it (never the secret itself). */
+export interface ManagedToken {
+  id: string;
+  prefix: string;
+  description: string | null;
+  issuedBy: 'cli' | 'operator';
+  createdAt: string;
+  /** Set on a token rotated out: it is refused from then on (the rotation grace period's end). */
+  expiresAt: string | null;
+}
+
+const MANAGED_COLUMNS = `id, prefix, description, issued_by as "issuedBy", to_json(created_at)#>>'{}' as "createdAt", to_json(expires_at)#>>'{}' as "expiresAt"`;
+const LIVE = `revoked_at is null and (expires_at is null or expires_at > now())`;
+
+/**
+ * The organization's live token that `presented` is (its hash compared in constant time), or
+ * undefined: what the operator asks of the token in a ScimConfig's Secret.
+ */
+export async function findLiveToken(db: Queryable, organizationId: string, presented: string): Promise<ManagedToken | undefined> {
+  const m = TOKEN_PATTERN.exec(presented);
+  const { rows } = await db.query<ManagedToken & { hash: Buffer }>(
+    `select ${MANAGED_COLUMNS}, token_hash as hash from scim_tokens
+      where prefix = $1::text and organization_id = $2::uuid and ${LIVE}`,
+    [m?.[1] ?? '', organizationId],
+  );
+  const row = rows[0];
+  const same = timingSafeEqual(sha256(presented), row?.hash ?? DUMMY_HASH);
+  if (!row || !same) return undefined;
+  const { hash: _hash, ...token } = row;
+  return token;
+}
+
+/** Live tokens the operator issued for the organization, oldest first. */
+export async function liveOperatorTokens(db: Queryable, organizationId: string): Promise<ManagedToken[]> {
+  const { rows } = await db.query<ManagedToken>(
+    `select ${MANAGED_COLUMNS} from scim_tokens where organization_id = $1::uuid and issued_by = 'operator' and ${LIVE} order by created_at`,
+    [organizationId],
+  );
+  return rows;
+}
+
+/** Lets live tokens expire at `at` at the latest (a rotated-out token's grace period). */
+export async function expireTokens(db: Queryable, organizationId: string, ids: readonly string[], at: Date): Promise<void> {
+  await db.query(
+    `update scim_tokens set expires_at = least(coalesce(expires_at, $3::timestamptz), $3::timestamptz)
+      where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null`,
+    [organizationId, ids, at.toISOString()],
+  );
+}
+
+/** Revokes live tokens by id; returns how many were live. */
+export async function revokeTokens(db: Queryable, organizationId: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `update scim_tokens set revoked_at = now() where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null`,
+    [organizationId, ids],
+  );
+  return rowCount ?? 0;
+}
