@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { provisioningLatency } from '../metrics.js';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../store/pool.js';
-import { TargetRejectedError, TargetRetryLaterError, type ActualMember, type MemberSpec, type Target } from '../targets/target.js';
+import type { ActualMember, MemberSpec, Target } from '../targets/target.js';
 import type { Plan, RevocationReason } from './diff.js';
-import { throwIfAborted } from './errors.js';
+import { classifyError, throwIfAborted } from './errors.js';
 
 export type Op =
   | { kind: 'grant'; email: string; member: MemberSpec }
@@ -104,8 +104,9 @@ export async function recordEvent(db: Queryable, e: EventRecord): Promise<number
   return rows[0].latencyMs ?? undefined;
 }
 
-const classify = (err: unknown): OpOutcome =>
-  err instanceof TargetRejectedError ? 'terminal' : err instanceof TargetRetryLaterError ? 'requeue' : 'error';
+/** An operation's recorded result (reconcile_events.result) for a target error: classifyError's verdict. */
+const OUTCOME_OF = { terminal: 'terminal', requeueAfter: 'requeue', retry: 'error' } as const satisfies Record<ReturnType<typeof classifyError>['kind'], OpOutcome>;
+const classify = (err: unknown): OpOutcome => OUTCOME_OF[classifyError(err).kind];
 
 /** An operation the target has answered, not yet recorded. */
 export interface PerformedOp {
