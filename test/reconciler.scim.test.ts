@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { loadConfig } from '../src/config.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -30,6 +31,7 @@ beforeAll(async () => {
     databaseUrl: srv.db.url,
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     signal: stop.signal,
+    config: loadConfig(),
     settings: { pollMs: 100 },
   });
 });

@@ -7,6 +7,7 @@ import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js'
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addGroup, addToGroup, addUser, addUsers, createOrg, setSpec, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
+import { loadConfig } from '../src/config.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -25,7 +26,7 @@ const gauge = async (g: typeof driftMembers | typeof revocationsHeld, labels: Re
 
 async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  const code = await reconcilerCommands[cmd](args, { pool: db.pool, databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
+  const code = await reconcilerCommands[cmd](args, { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
   expect(code).toBe(0);
   return lines;
 }
@@ -33,7 +34,7 @@ async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promis
 beforeAll(async () => {
   db = await createTestDatabase();
   target = await startHttpTarget();
-  running = startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, workerId: 'test-worker', settings });
+  running = startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId: 'test-worker', settings });
 });
 afterAll(async () => {
   stop.abort();
@@ -191,7 +192,7 @@ describe('reconciler', () => {
     await waitFor(async () => (await db.pool.query(`select attempts from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rows[0]?.attempts >= 2, 5000, 'retries');
     const { rows } = await db.pool.query(`select last_error from reconcile_queue where organization_id = $1 and user_id is not null`, [org]);
     expect(rows[0].last_error).toMatch(/gave up after 1 attempts/);
-    const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+    const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
     await expect(reconcilerCommands.plan(['broken'], ctx)).rejects.toThrow(/127\.0\.0\.1:1/);
   });
 
@@ -201,7 +202,7 @@ describe('reconciler', () => {
       unsorted.unsorted = true;
       await createOrg(db.pool, 'unsorted', { target: { type: 'http', http: { baseUrl: unsorted.baseUrl, pageSize: 10 } } });
       for (const e of ['a@u.io', 'b@u.io', 'c@u.io']) unsorted.put('unsorted', { email: e, role: 'member', teams: [] });
-      const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+      const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
       await expect(reconcilerCommands.plan(['unsorted'], ctx)).rejects.toThrow(/not in ascending email order/);
       await new Promise((r) => setTimeout(r, 200));
       expect(unsorted.writes()).toEqual([]);

@@ -1,7 +1,7 @@
 // CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
 import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
-import { loadConfig } from '../config.js';
+import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -13,6 +13,8 @@ import { startReconciler } from './worker.js';
 
 export interface CommandContext {
   pool: Pool;
+  /** The parsed configuration (main.ts is its only reader). */
+  config: Config;
   databaseUrl: string;
   log: Logger;
   out: (line: string) => void;
@@ -39,7 +41,7 @@ async function orgOrFail(ctx: CommandContext, slug: string | undefined, usage: s
 
 const reconcile: Command = async (args, ctx) => {
   const { opts } = flags(args);
-  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, once: opts.has('once') });
+  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, config: ctx.config, once: opts.has('once') });
   return 0;
 };
 
@@ -47,13 +49,13 @@ const plan: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
   const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
   if (!org) return 2;
-  const config = loadConfig();
+  const config = ctx.config;
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   try {
     const target = await targets.targetFor(org);
     const groups = await resolveMappedGroups(ctx.pool, org);
-    const { plan: p, actualCount, desiredCount } = await planOrganization(ctx.pool, org, groups, target, loadConfig().RECONCILER_PAGE_SIZE, ctx.signal);
+    const { plan: p, actualCount, desiredCount } = await planOrganization(ctx.pool, org, groups, target, config.RECONCILER_PAGE_SIZE, ctx.signal);
     const guard = org.spec.revocationGuard;
     const holds = await listHolds(ctx.pool, org.id);
     const approved = new Set(holds.filter((h) => h.approvedAt).map((h) => h.email));

@@ -3,7 +3,7 @@
 // Woken by NOTIFY, polling as a fallback; finishes in-flight work when the signal aborts.
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs } from '../store/listen.js';
@@ -62,6 +62,8 @@ export interface ReconcilerDeps {
   databaseUrl: string;
   log: Logger;
   signal: AbortSignal;
+  /** The parsed configuration (main.ts is its only reader); `settings` override its fields. */
+  config: Config;
   workerId?: string;
   settings?: Partial<ReconcilerSettings>;
   /** Process what is due now (queued items and due resyncs), then return. */
@@ -74,7 +76,7 @@ export const backoffMs = (attempts: number, base: number, max: number): number =
 };
 
 export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
-  const config = loadConfig();
+  const config = deps.config;
   const s: ReconcilerSettings = { ...settingsFromConfig(config), ...deps.settings };
   const workerId = deps.workerId ?? config.RECONCILER_WORKER_ID ?? `${os.hostname()}:${process.pid}`;
   const log = deps.log.child({ component: 'reconciler', worker: workerId });
