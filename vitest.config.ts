@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The fault suite has its own command and config (vitest.faults.config.ts).
-    exclude: ['test/faults/**', 'node_modules/**'],
+    // Suites with their own command and config: test/deploy (`npm run test:deploy`,
+    // vitest.deploy.config.ts) and test/faults (`npm run test:faults`, vitest.faults.config.ts).
+    exclude: ['test/deploy/**', 'test/faults/**', 'node_modules/**'],
     globalSetup: ['test/globalSetup.ts'],
     setupFiles: ['test/setup/warnings.ts'],
     testTimeout: 30_000,

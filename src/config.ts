@@ -41,6 +41,11 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
   /**
+   * Apply pending migrations when a command starts. false: wait until another process applied
+   * them (the Helm chart sets false and runs `scimsync migrate` as a hook Job).
+   */
+  MIGRATE_ON_START: bool.default(true),
+  /**
    * Longest a request waits for a database connection (a new one connecting, or a free one
    * of the pool) before it is answered 503 + Retry-After: the database down must not hang requests.
    */

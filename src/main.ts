@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
+import { registerProcessMetrics } from './metrics.js';
 import { makeApp, makeOpsApp } from './http/app.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
-import { migrate } from './store/migrate.js';
+import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
@@ -59,13 +60,18 @@ function endpointFor(config: Config) {
   return (org: string) => `${root}/scim/v2/${org}`;
 }
 
-/** Runs fn with a migrated database and pool, releasing both afterwards. */
-async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db: Database) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with a database and pool, releasing both afterwards. The database is migrated first,
+ * or with MIGRATE_ON_START=false waited for until another process (`scimsync migrate`) migrated
+ * it; the signal stops that wait.
+ */
+async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db: Database) => Promise<T>, signal?: AbortSignal): Promise<T> {
   const db = await openDatabase(config, log);
   try {
-    await migrate(db.url, log);
+    if (config.MIGRATE_ON_START) await migrate(db.url, log);
     const pool = makePool(db.url, { max: config.DATABASE_POOL_SIZE, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS });
     try {
+      if (!config.MIGRATE_ON_START) await waitForMigrations(pool, log, signal);
       return await fn(pool, db);
     } finally {
       await pool.end();
@@ -158,7 +164,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     }
     log.info('stopped');
     return failed ? 1 : 0;
-  });
+  }, controller.signal);
 }
 
 async function runReconcilerCommand(command: keyof typeof reconcilerCommands, argv: string[], config: Config, log: Logger): Promise<number> {
@@ -177,7 +183,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const code = await run.finally(() => controller.abort());
       await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
       return code;
-    });
+    }, controller.signal);
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
@@ -199,6 +205,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
     // (and the time until `start` handles SIGTERM) would otherwise pay.
     const { startOperator } = await import('./k8s/operator.js');
     return await withDatabase(config, log, async (pool) => {
+      registerProcessMetrics('operator');
       const operator = startOperator(
         {
           pool,
@@ -232,7 +239,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
       }
       await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
       return 0;
-    });
+    }, controller.signal);
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
@@ -261,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await start(rest, config, log);
       case 'migrate':
-        return await withDatabase(config, log, async () => 0);
+        return await withDatabase({ ...config, MIGRATE_ON_START: true }, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
       case 'org':

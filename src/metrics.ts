@@ -5,6 +5,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
+// prom-client exports a metric without labels from the moment it is registered (at 0). The
+// reconciler's queue gauges and the operator's gauges are registered only in the processes
+// that run those parts (registerProcessMetrics), so an ingress-only pod does not report
+// `scimsync_operator_leader 0` (which would read as "no leader") or `scimsync_queue_depth 0`
+// (which would hide a missing reconciler from ScimsyncMetricsAbsent).
+
 // ---- SCIM ingress ---------------------------------------------------------------------
 
 export const scimRequestsTotal = new Counter({
@@ -19,6 +25,13 @@ export const scimRequestDuration = new Histogram({
   help: 'Time to answer a SCIM request, from receipt to the last byte written.',
   labelNames: ['method', 'resource'] as const,
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const scimAuthFailuresTotal = new Counter({
+  name: 'scimsync_scim_auth_failures_total',
+  help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',
+  labelNames: ['organization', 'reason'] as const,
   registers: [registry],
 });
 
@@ -65,19 +78,19 @@ export const reconcileDuration = new Histogram({
 export const queueDepth = new Gauge({
   name: 'scimsync_queue_depth',
   help: 'Items in reconcile_queue (sampled by each reconciler process).',
-  registers: [registry],
+  registers: [], // registerProcessMetrics('reconciler')
 });
 
 export const queueOldest = new Gauge({
   name: 'scimsync_queue_oldest_seconds',
   help: 'Age of the oldest unreconciled desired-state change in reconcile_queue (resync items excluded).',
-  registers: [registry],
+  registers: [], // registerProcessMetrics('reconciler')
 });
 
 export const queueFailing = new Gauge({
   name: 'scimsync_queue_failing',
   help: 'Items in reconcile_queue that failed at least RECONCILER_FAILING_AFTER times in a row.',
-  registers: [registry],
+  registers: [], // registerProcessMetrics('reconciler')
 });
 
 export const targetRequestsTotal = new Counter({
@@ -101,12 +114,19 @@ export const lastFullSync = new Gauge({
   registers: [registry],
 });
 
+export const organizationReady = new Gauge({
+  name: 'scimsync_organization_ready',
+  help: 'Whether the organization is Ready: 1 when its last full pass completed without error and no organization pass is failing, else 0 (sampled from the database by each reconciler).',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 // ---- Operator (issue 8) -----------------------------------------------------------------
 
 export const operatorLeader = new Gauge({
   name: 'scimsync_operator_leader',
   help: '1 while this operator replica holds the leader Lease (only the leader reconciles), else 0.',
-  registers: [registry],
+  registers: [], // registerProcessMetrics('operator')
 });
 
 export const operatorReconcileTotal = new Counter({
@@ -120,13 +140,13 @@ export const operatorReconcileDuration = new Histogram({
   name: 'scimsync_operator_reconcile_duration_seconds',
   help: 'Duration of one ScimConfig reconcile, from taking the key off the work queue to its outcome.',
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  registers: [registry],
+  registers: [], // registerProcessMetrics('operator')
 });
 
 export const operatorQueueDepth = new Gauge({
   name: 'scimsync_operator_queue_depth',
   help: 'ScimConfig keys waiting in the operator work queue (not counting delayed retries).',
-  registers: [registry],
+  registers: [], // registerProcessMetrics('operator')
 });
 
 export const watchRestartsTotal = new Counter({
@@ -135,3 +155,15 @@ export const watchRestartsTotal = new Counter({
   labelNames: ['resource'] as const,
   registers: [registry],
 });
+
+const processMetrics = {
+  reconciler: [queueDepth, queueOldest, queueFailing],
+  operator: [operatorLeader, operatorReconcileDuration, operatorQueueDepth],
+};
+
+/** Registers the label-less metrics of a part in this process's registry (idempotent). */
+export function registerProcessMetrics(part: keyof typeof processMetrics): void {
+  for (const m of processMetrics[part]) {
+    if (!registry.getSingleMetric((m as unknown as { name: string }).name)) registry.registerMetric(m);
+  }
+}

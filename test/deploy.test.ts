@@ -27,10 +27,15 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'v1/ServiceAccount': ServiceAccount,
 };
 
+// Not Kubernetes manifests: Prometheus rule files and their promtool unit tests (proven by
+// test/deploy/rules.test.ts with promtool, and shipped by the chart as a PrometheusRule).
+const NOT_MANIFESTS = new Set([path.join(DEPLOY, 'prometheus')]);
+
 async function yamlFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
+    if (e.isDirectory() && NOT_MANIFESTS.has(p)) continue;
     if (e.isDirectory()) out.push(...(await yamlFiles(p)));
     else if (/\.ya?ml$/.test(e.name)) out.push(p);
   }

@@ -1,6 +1,7 @@
 // Bearer-token authentication per organization (RFC 6750). A token opens only its own
 // organization; a wrong, revoked, expired or other-organization token is a 401.
 import type { RequestHandler } from 'express';
+import { scimAuthFailuresTotal } from '../metrics.js';
 import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
@@ -20,20 +21,24 @@ declare module 'express-serve-static-core' {
 const TOUCH_EVERY_MS = 60_000;
 
 export function bearerAuth(pool: Pool): RequestHandler {
+  // Series that exist from start (at 0): the first refused request then shows as an increase,
+  // and their presence tells Prometheus the ingress is scraped (ScimsyncMetricsAbsent).
+  for (const reason of ['missing', 'malformed', 'unknown']) scimAuthFailuresTotal.inc({ organization: '', reason }, 0);
   // last_used_at is kept to the minute: remember when this process last wrote it per token,
   // so the hot path does not send an UPDATE with every request.
   const touched = new Map<string, number>();
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const deny = (detail: string) => {
+    const deny = (detail: string, reason: string, organization = '') => {
+      scimAuthFailuresTotal.inc({ organization, reason });
       res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync", error="invalid_token"');
       sendScimError(res, new ScimError(401, undefined, detail));
     };
-    if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"');
+    if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"', 'missing');
     const org = String(req.params.org ?? '');
     const auth = await authenticateToken(pool, org, m[1]!);
-    if (!auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`);
+    if ('failure' in auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`, auth.failure, auth.organization);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };
     const now = Date.now();
     if ((touched.get(auth.tokenId) ?? 0) < now - TOUCH_EVERY_MS) {

@@ -243,11 +243,21 @@ export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Re
   };
 }
 
-function setDrift(slug: string, plan: Plan): void {
-  driftMembers.set({ organization: slug, kind: 'missing' }, plan.grants.length);
-  driftMembers.set({ organization: slug, kind: 'extra' }, plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length);
-  driftMembers.set({ organization: slug, kind: 'changed' }, plan.updates.length);
-  driftMembers.set({ organization: slug, kind: 'unmanaged' }, plan.unmanaged.length);
+/** Members differing at a full pass, by the kinds of scimsync_drift_members (docs/metrics.md). */
+export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'unmanaged', number> {
+  return {
+    missing: plan.grants.length,
+    extra: plan.revocations.filter((r) => r.reason === 'deprovisioned').length + plan.protectedKept.length,
+    changed: plan.updates.length,
+    unmanaged: plan.unmanaged.length,
+  };
+}
+
+/** Sets the drift gauges at once; every reconciler re-reads them from last_plan.drift (orgGauges.ts). */
+function setDrift(slug: string, plan: Plan): Record<string, number> {
+  const drift = driftOf(plan);
+  for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: slug, kind }, n);
+  return drift;
 }
 
 async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
@@ -270,10 +280,10 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const ctx = await passContext(deps, org, item);
   const passStart = (await deps.pool.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
-  setDrift(org.slug, plan);
+  const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {
     if (planSize(plan)) ctx.log.info(planSummary(plan), 'dry run: plan recorded, nothing applied');
-    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true }));
+    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
     return {};
   }
   const approved = await approvedEmails(deps.pool, org.id);
@@ -288,7 +298,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
   } else revocationsHeld.set({ organization: org.slug }, await countHolds(deps.pool, org.id));
   const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
-  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit });
+  const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) ctx.log.info(summary, 'organization reconciled');
   return outcomeOf(results);

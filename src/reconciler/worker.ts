@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
+import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
@@ -13,6 +13,7 @@ import { makeTargetResolver } from '../targets/index.js';
 import { AbortedError, classifyError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
+import { sampleOrganizationGauges } from './orgGauges.js';
 import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
 
 export interface ReconcilerSettings {
@@ -89,6 +90,15 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   // TARGET_SECRETS=kubernetes: secret references are read (and watched) through the API.
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(targetPool, log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: targetPool, secretsDir: s.secretsDir, readSecret: secrets?.read });
+  registerProcessMetrics('reconciler');
+  // Every kind × result series exists from start (at 0): an error rate reads 0, not "no data",
+  // and the first error shows as an increase. Likewise the histograms: a series born at its
+  // first observation loses that observation to rate().
+  for (const kind of ['user', 'organization']) {
+    reconcileDuration.zero({ kind });
+    for (const result of ['success', 'error', 'terminal', 'requeue', 'aborted']) reconcileTotal.inc({ kind, result }, 0);
+  }
+  for (const operation of ['grant', 'update', 'revoke']) provisioningLatency.zero({ operation });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
@@ -231,6 +241,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           queueDepth.set(st.depth);
           queueOldest.set(st.oldestSeconds);
           queueFailing.set(st.failing);
+          await sampleOrganizationGauges(pool);
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);

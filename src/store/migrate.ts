@@ -47,3 +47,34 @@ export async function pendingMigrations(db: Queryable): Promise<string[]> {
   }
   return files.filter((f) => !applied.includes(f));
 }
+
+/**
+ * Resolves once no migration is pending, polling every intervalMs (ms). For processes that do
+ * not migrate themselves (MIGRATE_ON_START=false): the Helm chart applies migrations in a hook
+ * Job, which on a CloudNativePG first install runs after the pods start. Logs once while
+ * waiting. Rejects with "stopped while waiting for migrations" when the signal aborts.
+ */
+export async function waitForMigrations(db: Queryable, log: Logger, signal?: AbortSignal, intervalMs = 2000): Promise<void> {
+  let logged = false;
+  for (;;) {
+    if (signal?.aborted) throw new Error('stopped while waiting for migrations');
+    const pending = await pendingMigrations(db);
+    if (!pending.length) {
+      if (logged) log.info('migrations applied by another process; starting');
+      return;
+    }
+    if (!logged) {
+      log.warn({ pending }, 'waiting for migrations: run `scimsync migrate` (the Helm chart runs it as a hook Job)');
+      logged = true;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, intervalMs);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -85,23 +85,38 @@ export async function revokeToken(db: Queryable, organizationId: string, prefix:
 const DUMMY_HASH = sha256('scimsync-no-such-token');
 
 /**
- * Checks a presented bearer token for an organization slug. Returns undefined for a
- * malformed, unknown, revoked, expired or other-organization token, and for any token of a
- * deleted organization (all answer 401).
- * Every check runs on each request, so a revocation holds from the next request on.
+ * Why a presented token was refused. `organization` is the slug of the organization the stored
+ * token belongs to, and only set when the secret matched (so a caller cannot invent label
+ * values): "revoked" with an organization means an IdP still sends a token revoked there (a
+ * token of a deleted organization counts as revoked: deletion revokes its tokens).
  */
-export async function authenticateToken(db: Queryable, organization: string, presented: string): Promise<AuthenticatedToken | undefined> {
+export interface AuthFailure {
+  failure: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'wrong_organization';
+  organization?: string;
+}
+
+/**
+ * Checks a presented bearer token for an organization slug. Returns the token's identity, or
+ * an AuthFailure for a malformed, unknown, revoked, expired or other-organization token, or any
+ * token of a deleted organization (all answer 401 alike; the reason is for metrics). Every
+ * check runs on each request, so a revocation holds from the next request on.
+ */
+export async function authenticateToken(db: Queryable, organization: string, presented: string): Promise<AuthenticatedToken | AuthFailure> {
   const m = TOKEN_PATTERN.exec(presented);
-  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; live: boolean }>(
+  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; revoked: boolean; expired: boolean }>(
     `select t.id, t.token_hash as hash, t.organization_id as "organizationId", o.slug,
-            (t.revoked_at is null and (t.expires_at is null or t.expires_at > now()) and o.deleted_at is null) as live
+            (t.revoked_at is not null or o.deleted_at is not null) as revoked, coalesce(t.expires_at <= now(), false) as expired
        from scim_tokens t join organizations o on o.id = t.organization_id
       where t.prefix = $1::text`,
     [m?.[1] ?? ''],
   );
   const row = rows[0];
   const same = timingSafeEqual(sha256(presented), row?.hash ?? DUMMY_HASH);
-  if (!row || !same || !row.live || row.slug !== organization) return undefined;
+  if (!m) return { failure: 'malformed' };
+  if (!row || !same) return { failure: 'unknown' };
+  if (row.revoked) return { failure: 'revoked', organization: row.slug };
+  if (row.expired) return { failure: 'expired', organization: row.slug };
+  if (row.slug !== organization) return { failure: 'wrong_organization', organization: row.slug };
   return { tokenId: row.id, organizationId: row.organizationId, organization: row.slug };
 }
 

@@ -69,7 +69,9 @@ interface Attempt {
 
 export function makeHttpTarget(opts: HttpTargetOptions): Target {
   const base = `${opts.baseUrl.replace(/\/+$/, '')}/orgs/${encodeURIComponent(opts.organization)}/members`;
-  const count = (operation: Operation, outcome: string) => targetRequestsTotal.inc({ target: 'http', operation, outcome });
+  const count = (operation: Operation, outcome: string, by = 1) => targetRequestsTotal.inc({ target: 'http', operation, outcome }, by);
+  // Series exist from the start (at 0), so the first calls show in rate() and error ratios read 0.
+  for (const operation of ['list', 'get', 'grant', 'update', 'revoke']) for (const outcome of ['success', 'client_error', 'server_error', 'throttled', 'network_error']) count(operation as Operation, outcome, 0);
 
   async function once(method: string, url: string, body: unknown, key: string | undefined, signal?: AbortSignal): Promise<Attempt> {
     const headers: Record<string, string> = { accept: 'application/json' };

@@ -26,6 +26,8 @@ export function makePostgresTarget(pool: Pool, opts: PostgresTargetOptions, onCl
   const key = `lower(${ident(c.email)}) collate "C"`;
   const teamsSel = c.teams ? `coalesce(${ident(c.teams)}, '{}')` : `'{}'::text[]`;
   const select = `select ${key} as email, ${ident(c.role)}::text as role, ${teamsSel}::text[] as teams from ${t}`;
+  // Series exist from the start (at 0), so the first calls show in rate() and error ratios read 0.
+  for (const operation of ['list', 'get', 'grant', 'update', 'revoke']) for (const outcome of ['success', 'client_error', 'server_error']) targetRequestsTotal.inc({ target: 'postgres', operation, outcome }, 0);
 
   async function run<R extends object>(operation: Operation, sql: string, params: unknown[]): Promise<R[]> {
     try {
