@@ -110,7 +110,7 @@ async function clusterDir(requested: string, runAs: RunAs | undefined, log: Logg
         `set DATA_DIR to a directory it can reach, or TMPDIR to one such as /tmp, ${FIX_ELSEWHERE}`,
     );
   }
-  log.warn({ requested, dataDir: fallback, closed: blocked }, `the ${runAs.user} user cannot reach the data directory; using another`);
+  log.info({ requested, dataDir: fallback, closed: blocked }, `the ${runAs.user} user cannot reach the data directory; using another`);
   return { dir: path.join(fallback, 'pg'), fallback };
 }
 

@@ -151,7 +151,7 @@ export async function packagedBinaries(): Promise<{ binaries: Binaries; version:
   try {
     mod = (await import(name)) as { postgres?: string };
   } catch {
-    throw new EmbeddedPostgresError(`the npm package ${name} with the PostgreSQL binaries is not installed: run "npm ci" (its install script must be allowed), ${FIX_ELSEWHERE}`);
+    throw new EmbeddedPostgresError(`DATABASE_URL is not set and the embedded PostgreSQL is not installed (the npm package ${name}; production installs omit it): set DATABASE_URL to use a PostgreSQL of your own, or run "npm ci" in a development checkout (its install script must be allowed)`);
   }
   const root = path.dirname(path.dirname(mod.postgres!));
   const { version } = JSON.parse(await readFile(path.join(root, '..', 'package.json'), 'utf8')) as { version: string };

