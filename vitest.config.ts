@@ -7,7 +7,7 @@ export default defineConfig({
     // vitest.deploy.config.ts) and test/faults (`npm run test:faults`, vitest.faults.config.ts).
     exclude: ['test/deploy/**', 'test/faults/**', 'node_modules/**'],
     globalSetup: ['test/globalSetup.ts'],
-    setupFiles: ['test/setup/warnings.ts'],
+    setupFiles: ['test/setup/warnings.ts', 'test/setup/logScan.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -15,13 +15,44 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** The main port: SCIM, /healthz, /readyz and /metrics. */
   PORT: port.default(8080),
+  /** Serve /metrics on this port instead of PORT (0 or unset: on PORT). */
+  METRICS_PORT: port.optional(),
+  /** When set, /metrics requires "Authorization: Bearer <METRICS_TOKEN>". */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** Per-organization label values on metrics; false collapses them to "" (docs/metrics.md). */
+  METRICS_ORGANIZATION_LABELS: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Base URL clients reach us at, for meta.location; derived from the request when unset. */
+  /**
+   * Base URL clients reach us at, for Location and meta.location. Unset: a Host header on
+   * PUBLIC_HOSTS, else the address the connection reached — never an arbitrary Host header.
+   * Required (or PUBLIC_HOSTS) when NODE_ENV=production.
+   */
   PUBLIC_URL: z.string().url().optional(),
+  /** Comma-separated host[:port] values accepted from the Host header for links when PUBLIC_URL is unset. */
+  PUBLIC_HOSTS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : undefined)),
+  /** "production" makes PUBLIC_URL or PUBLIC_HOSTS mandatory for `scimsync start`. */
+  NODE_ENV: z.string().optional(),
+  /** Failed-authentication limits (docs/security.md): counting window, failures per client address, per organization; 0 disables a limit. */
+  AUTH_FAILURE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  AUTH_FAILURE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(30),
+  AUTH_FAILURE_LIMIT_PER_ORGANIZATION: z.coerce.number().int().min(0).default(300),
+  /** Proxy hops whose X-Forwarded-For is trusted for the client address (express "trust proxy"); 0: the socket's peer. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   /** Largest accepted request body (bytes); bigger ones get 413. Advertised in ServiceProviderConfig. */
   SCIM_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Largest page a list request may ask for (count); advertised as filter.maxResults. */
   SCIM_MAX_RESULTS: z.coerce.number().int().positive().default(1000),
+  /** Most operations one PATCH request may carry; more is a 413 naming the limit (docs/scim.md). */
+  SCIM_MAX_PATCH_OPERATIONS: z.coerce.number().int().positive().default(1000),
+  /** SCIM requests of one organization in progress at once; more wait (SCIM_ORG_QUEUE) or get 429. */
+  SCIM_ORG_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Requests of one organization that may wait for a slot; beyond it 429 with Retry-After. */
+  SCIM_ORG_QUEUE: z.coerce.number().int().min(0).default(64),
+  /** Longest a request waits for its organization's slot before a 429. */
+  SCIM_ORG_QUEUE_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   /** Page size when the client gives no count. */
   SCIM_DEFAULT_COUNT: z.coerce.number().int().positive().default(100),
   /**
@@ -71,6 +102,8 @@ export const configSchema = z.object({
   RECONCILER_FAILING_AFTER: z.coerce.number().int().positive().default(5),
   /** Rows per page when streaming the desired state of an organization. */
   RECONCILER_PAGE_SIZE: z.coerce.number().int().positive().default(1000),
+  /** Audit-trail entries older than this are deleted by the reconciler's housekeeping (every 10 min). */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().positive().default(365),
   RECONCILER_EVENTS_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   /** Where Kubernetes Secrets named by tokenSecretRef / urlSecretRef are mounted (<dir>/<name>/<key>). */
   RECONCILER_SECRETS_DIR: z.string().min(1).default('/var/run/secrets/scimsync'),
@@ -115,6 +148,16 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Settings `scimsync start` needs beyond the schema: in production, links must not depend on
+ * the request (src/http/publicUrl.ts). Throws ConfigError.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.NODE_ENV === 'production' && !config.PUBLIC_URL && !config.PUBLIC_HOSTS?.length) {
+    throw new ConfigError(['PUBLIC_URL: required when NODE_ENV=production (or set PUBLIC_HOSTS, the host names clients may use)']);
+  }
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -8,17 +8,20 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkServeConfig, ConfigError, loadConfig, type Config } from './config.js';
 import { makeLogger } from './log.js';
+import { makeApp, makeMetricsApp, makeOpsApp, type MetricsOptions } from './http/app.js';
 import { registerProcessMetrics } from './metrics.js';
-import { makeApp, makeOpsApp } from './http/app.js';
 import { makeServer, timeoutsOf } from './http/server.js';
+import { setOrganizationLabels, setOrganizationStateSource } from './metrics.js';
+import { organizationStates } from './reconciler/metricsState.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
+import { auditCommand } from './cli/audit.js';
 import { declareOrganizations, orgCommand } from './cli/orgs.js';
 import { reconcilerCommands, startReconciler } from './reconciler/index.js';
 
@@ -36,6 +39,7 @@ const HELP = `scimsync — SCIM 2.0 directory sync
   scimsync plan <org> [--json]              what the next pass would do, without doing it
   scimsync approve <org>                    release revocations held by the guard
   scimsync events <org> [--limit N] [--json] the latest applied operations
+  scimsync audit <org> [--limit N] [--json]  the audit trail: SCIM writes and admin actions
   scimsync operator                         the Kubernetes operator: ScimConfig resources → organizations,
                                             token Secrets, status (see docs/operator.md)
 
@@ -79,6 +83,22 @@ async function withDatabase<T>(config: Config, log: Logger, fn: (pool: Pool, db:
   } finally {
     await db.stop();
   }
+}
+
+/** /metrics per METRICS_PORT / METRICS_TOKEN; per-organization gauges read from the database. */
+function setupMetrics(config: Config, pool: Pool): MetricsOptions {
+  setOrganizationLabels(config.METRICS_ORGANIZATION_LABELS);
+  setOrganizationStateSource(() => organizationStates(pool));
+  return { onMainPort: !config.METRICS_PORT, token: config.METRICS_TOKEN };
+}
+
+/** The separate /metrics server when METRICS_PORT is set; served until the signal aborts. */
+async function serveMetrics(config: Config, log: Logger, signal: AbortSignal): Promise<void> {
+  if (!config.METRICS_PORT) return;
+  const server = makeServer(makeMetricsApp({ log, token: config.METRICS_TOKEN }), timeoutsOf(config), log);
+  await listen(server, config.METRICS_PORT, config.HOST);
+  log.info({ port: config.METRICS_PORT }, 'serving /metrics');
+  await serve(server, signal, config.SHUTDOWN_TIMEOUT_MS, log);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -140,10 +160,19 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       log.fatal({ err: e }, 'reconciler failed; stopping');
       controller.abort();
     });
+    const metrics = setupMetrics(config, pool);
     const app = makeApp({
       pool,
       log,
-      options: { publicUrl: config.PUBLIC_URL, maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES },
+      metrics,
+      options: {
+        publicUrl: config.PUBLIC_URL,
+        publicHosts: config.PUBLIC_HOSTS,
+        authLimits: { windowMs: config.AUTH_FAILURE_WINDOW_MS, perAddress: config.AUTH_FAILURE_LIMIT_PER_ADDRESS, perOrganization: config.AUTH_FAILURE_LIMIT_PER_ORGANIZATION },
+        trustProxyHops: config.TRUST_PROXY_HOPS,
+        maxResults: config.SCIM_MAX_RESULTS, defaultCount: config.SCIM_DEFAULT_COUNT, maxPayloadBytes: config.SCIM_MAX_PAYLOAD_BYTES,
+        maxPatchOperations: config.SCIM_MAX_PATCH_OPERATIONS,
+        orgLimit: { concurrency: config.SCIM_ORG_CONCURRENCY, queue: config.SCIM_ORG_QUEUE, queueTimeoutMs: config.SCIM_ORG_QUEUE_TIMEOUT_MS } },
     });
     const server = makeServer(app, timeoutsOf(config), log);
     try {
@@ -156,7 +185,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
         err(`scimsync: organization "${d.spec.organization}" at ${endpoint(d.spec.organization)}`);
         err(`  get a bearer token for it with:  ${cliCommand()} token create ${d.spec.organization}`);
       }
-      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      await Promise.all([serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log), serveMetrics(config, log, controller.signal)]);
     } finally {
       // Also when listening failed (port in use): the reconciler must not outlive start().
       controller.abort();
@@ -177,11 +206,13 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
       const run = reconcilerCommands[command](argv, { pool, config, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
-      const server = makeServer(makeOpsApp({ pool, log }), timeoutsOf(config), log);
+      const server = makeServer(makeOpsApp({ pool, log, metrics: setupMetrics(config, pool) }), timeoutsOf(config), log);
       await listen(server, config.PORT, config.HOST);
       log.info({ port: config.PORT }, 'reconciler serving /healthz, /readyz and /metrics');
+      const metricsServed = serveMetrics(config, log, controller.signal);
+      metricsServed.catch(() => controller.abort()); // a METRICS_PORT in use stops the replica
       const code = await run.finally(() => controller.abort());
-      await serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log);
+      await Promise.all([serve(server, controller.signal, config.SHUTDOWN_TIMEOUT_MS, log), metricsServed]);
       return code;
     }, controller.signal);
   } finally {
@@ -227,7 +258,7 @@ async function runOperatorCommand(config: Config, log: Logger): Promise<number> 
         },
         controller.signal,
       );
-      const server = makeServer(makeOpsApp({ pool, log, readiness: () => (operator.ready() ? undefined : 'informers not synced') }), timeoutsOf(config), log);
+      const server = makeServer(makeOpsApp({ pool, log, metrics: { onMainPort: true, token: config.METRICS_TOKEN }, readiness: () => (operator.ready() ? undefined : 'informers not synced') }), timeoutsOf(config), log);
       await listen(server, config.PORT, config.HOST);
       const address = server.address();
       log.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'operator serving /healthz, /readyz and /metrics');
@@ -255,6 +286,7 @@ export async function main(argv: string[]): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();
+    if (command === 'start') checkServeConfig(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       err(e.message);
@@ -271,6 +303,8 @@ export async function main(argv: string[]): Promise<number> {
         return await withDatabase({ ...config, MIGRATE_ON_START: true }, log, async () => 0);
       case 'token':
         return await withDatabase(config, log, (pool) => tokenCommand(rest, { pool, out, err, endpointFor: endpointFor(config) }));
+      case 'audit':
+        return await withDatabase(config, log, (pool) => auditCommand(rest, { pool, out, err }));
       case 'org':
         return await withDatabase(config, log, (pool) => orgCommand(rest, { pool, log, out, err }));
       case 'reconcile':

@@ -28,6 +28,20 @@ export const scimRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const scimOrgRequestsQueued = new Gauge({
+  name: 'scimsync_scim_org_requests_queued',
+  help: 'SCIM requests of an organization waiting for one of its SCIM_ORG_CONCURRENCY slots.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
+export const scimOrgThrottledTotal = new Counter({
+  name: 'scimsync_scim_org_throttled_total',
+  help: 'SCIM requests answered 429 because their organization had SCIM_ORG_CONCURRENCY in progress and its queue was full or the wait timed out.',
+  labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
 export const scimAuthFailuresTotal = new Counter({
   name: 'scimsync_scim_auth_failures_total',
   help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',
@@ -39,6 +53,13 @@ export const scimUnknownMembersTotal = new Counter({
   name: 'scimsync_scim_unknown_members_total',
   help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',
   labelNames: ['organization'] as const,
+  registers: [registry],
+});
+
+export const authRejectedTotal = new Counter({
+  name: 'scimsync_scim_auth_rejected_total',
+  help: 'SCIM requests refused at authentication, by reason: unauthorized (401: missing, unknown, revoked or expired token) or rate_limited (429: too many failed attempts from the address or against the organization).',
+  labelNames: ['reason'] as const,
   registers: [registry],
 });
 
@@ -155,6 +176,74 @@ export const watchRestartsTotal = new Counter({
   labelNames: ['resource'] as const,
   registers: [registry],
 });
+
+// ---- Per-organization series: labels and the source of truth ---------------------------
+
+let organizationLabels = true;
+
+/**
+ * METRICS_ORGANIZATION_LABELS=false: every per-organization series is exported once, with
+ * organization="" (counters and counts summed, the last full sync the oldest), so the series
+ * count no longer grows with the number of organizations (docs/metrics.md).
+ */
+export function setOrganizationLabels(on: boolean): void {
+  organizationLabels = on;
+}
+
+/** The organization label value of a series: the slug, or "" when per-organization labels are off. */
+export const orgLabel = (slug: string): string => (organizationLabels ? slug : '');
+
+/** What the last full pass of one organization found, as stored in Postgres (reconcile_status, reconcile_holds). */
+export interface OrganizationState {
+  organization: string;
+  drift?: { missing: number; extra: number; changed: number; unmanaged: number };
+  held: number;
+  /** Unix seconds; undefined before the first full pass. */
+  lastFullSync?: number;
+}
+
+let stateSource: (() => Promise<OrganizationState[]>) | undefined;
+
+/**
+ * Makes drift, held and last-full-sync gauges read Postgres at scrape time. With several
+ * reconciler replicas the pass of an organization runs on any of them; a gauge set in
+ * process would keep, in every other replica, the value of whatever pass it last ran itself —
+ * stale and contradicting the others. Read from the database, every replica exports the same,
+ * current value (aggregate with max by (organization)). Unset (tests driving passes in
+ * process): the values the passes set here.
+ */
+export function setOrganizationStateSource(source: (() => Promise<OrganizationState[]>) | undefined): void {
+  stateSource = source;
+}
+
+async function refreshOrganizationGauges(): Promise<void> {
+  if (!stateSource) return;
+  const states = await stateSource();
+  driftMembers.reset();
+  revocationsHeld.reset();
+  lastFullSync.reset();
+  const drift = new Map<string, number>();
+  const held = new Map<string, number>();
+  const synced = new Map<string, number>();
+  for (const s of states) {
+    const org = orgLabel(s.organization);
+    for (const [kind, n] of Object.entries(s.drift ?? {})) drift.set(`${org}\u0000${kind}`, (drift.get(`${org}\u0000${kind}`) ?? 0) + n);
+    held.set(org, (held.get(org) ?? 0) + s.held);
+    if (s.lastFullSync !== undefined) synced.set(org, Math.min(synced.get(org) ?? Infinity, s.lastFullSync));
+  }
+  for (const [key, n] of drift) {
+    const [organization, kind] = key.split('\u0000');
+    driftMembers.set({ organization, kind }, n);
+  }
+  for (const [organization, n] of held) revocationsHeld.set({ organization }, n);
+  for (const [organization, t] of synced) lastFullSync.set({ organization }, t);
+}
+
+/** The exposition text of every metric (per-organization gauges refreshed first). */
+export async function renderMetrics(): Promise<string> {
+  await refreshOrganizationGauges();
+  return registry.metrics();
+}
 
 const processMetrics = {
   reconciler: [queueDepth, queueOldest, queueFailing],

@@ -2,11 +2,13 @@
 // (as two replicas would) never overshoot the window's limit, and revocations of one
 // organization reach the target concurrently (the guard reserves quota in a short
 // transaction instead of holding the organization's lock across the target call).
+import { makeLogger } from '../src/log.js';
+import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
-import { revokedInWindow } from '../src/reconciler/guard.js';
+import { reserveRevocation, reserveRevocations, revokedInWindow } from '../src/reconciler/guard.js';
 import { revocationsHeld } from '../src/metrics.js';
+import { markOrganization } from '../src/reconciler/queue.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
@@ -16,7 +18,7 @@ let db: TestDatabase;
 let target: HttpTargetServer;
 const stop = new AbortController();
 let running: Promise<void>[] = [];
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const log = makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.guard.test.ts'));
 const settings = { pollMs: 50, leaseMs: 2000, retryBaseMs: 50, retryMaxMs: 400, concurrency: 8 };
 const LATENCY_MS = 40;
 
@@ -84,5 +86,43 @@ describe('revocation guard under concurrency', () => {
     await waitFor(() => deletes('off').length === 16, 10_000, 'sixteen revocations');
     expect(minGap('off')).toBeLessThan(LATENCY_MS);
     expect((await db.pool.query(`select count(*)::int as n from reconcile_guard_reservations where organization_id = $1`, [org])).rows[0].n).toBe(0);
+  });
+
+  it('a full pass\'s reservation and per-user reservations share the window: together never over the limit', async () => {
+    const org = await createOrg(db.pool, 'shared-window', spec({ maxCount: 5, maxFraction: null }));
+    const guard = { enabled: true, maxCount: 5, maxFraction: null, window: 3_600_000 } as Parameters<typeof reserveRevocation>[2];
+    // A full pass planning four revocations reserves them before its target calls…
+    const full = await reserveRevocations(db.pool, org, guard, 100, ['f1@x.io', 'f2@x.io', 'f3@x.io', 'f4@x.io']);
+    expect(full.decision.hold).toBe(false);
+    expect(full.ids?.size).toBe(4);
+    // …so per-user passes (any replica) revoking meanwhile get only the one left.
+    const users = await Promise.all(Array.from({ length: 8 }, (_, i) => reserveRevocation(db.pool, org, guard, 100, `u${i}@x.io`)));
+    expect(users.filter((r) => !r.decision.hold)).toHaveLength(1);
+    // And a full pass after per-user reservations filled the window holds all of its revocations.
+    const late = await reserveRevocations(db.pool, org, guard, 100, ['g1@x.io']);
+    expect(late.decision).toMatchObject({ hold: true, revokedInWindow: 5, limit: 5 });
+    expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(5);
+  });
+
+  it('two reconcilers plus a resync: a full pass revoking while per-user passes revoke never exceeds the limit', async () => {
+    const { org, ids } = await provision('mixed', { maxCount: 5, maxFraction: null }, 20);
+    try {
+      // A: four members deactivated without per-user items, so only a full pass revokes them;
+      // the target holds their DELETEs in flight for 1.5 s.
+      target.latencyMs = 1500;
+      await db.pool.query(`update scim_users set active = false where id = any($1::uuid[])`, [ids.slice(0, 4)]);
+      await markOrganization(db.pool, org);
+      await waitFor(() => deletes('mixed').length >= 1, 15_000, 'the full pass to start revoking');
+      // B: eight more, each its own per-user item, answered at once by the target.
+      target.latencyMs = 0;
+      await deactivateEach(org, ids.slice(4, 12));
+      await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 15_000, 'queue drained');
+      await waitFor(async () => (await db.pool.query(`select 1 from reconcile_guard_reservations where organization_id = $1`, [org])).rowCount === 0, 15_000, 'reservations released');
+      expect(deletes('mixed')).toHaveLength(5);
+      expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(5);
+      expect(target.members('mixed')).toHaveLength(15);
+    } finally {
+      target.latencyMs = LATENCY_MS;
+    }
   });
 });

@@ -53,7 +53,9 @@ describe('reconciler processes', () => {
     const org = await createOrg(db.pool, 'pair', spec());
     const procs = [spawnReconciler(db.url, { ...env, RECONCILER_WORKER_ID: 'p1' }), spawnReconciler(db.url, { ...env, RECONCILER_WORKER_ID: 'p2' })];
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // Both running before the work arrives (a fixed pause was too short on a loaded machine):
+      // each logs "reconciler serving" (info) once its worker loop has started.
+      await waitFor(() => procs.every((p) => p.output.join('').includes('reconciler serving')), 20_000, 'both reconcilers started');
       const names = Array.from({ length: 60 }, (_, i) => `p${String(i).padStart(2, '0')}@x.io`);
       await addUsersEach(db.pool, org, names.slice(0, 30));
       await addUsers(db.pool, org, names.slice(30)); // organization item racing the user items

@@ -1,7 +1,8 @@
 // End to end over real HTTP: an IdP-style SCIM sequence against the ingress, the reconciler
 // running in-process, a real HTTP target. Each expected PUT/DELETE happens exactly once.
+import { makeLogger } from '../src/log.js';
+import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   running = startReconciler({
     pool: srv.pool,
     databaseUrl: srv.db.url,
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.scim.test.ts')),
     signal: stop.signal,
     config: loadConfig(),
     settings: { pollMs: 100 },

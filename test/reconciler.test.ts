@@ -1,8 +1,9 @@
 // The reconciler in-process against a real test database and a real HTTP target (and the
 // reference Postgres table); desired state is written with SQL + markForReconcile.
+import { makeLogger } from '../src/log.js';
+import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { driftMembers, provisioningLatency, revocationsHeld } from '../src/metrics.js';
+import { driftMembers, provisioningLatency, reconcileTotal, revocationsHeld, targetRequestsTotal } from '../src/metrics.js';
 import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addGroup, addToGroup, addUser, addUsers, createOrg, setSpec, updateUser, waitFor } from './helpers/desired.js';
@@ -13,7 +14,7 @@ let db: TestDatabase;
 let target: HttpTargetServer;
 const stop = new AbortController();
 let running: Promise<void>;
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const log = makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.test.ts'));
 const settings = { pollMs: 50, leaseMs: 2000, retryBaseMs: 50, retryMaxMs: 400, pageSize: 3 };
 
 const httpSpec = (extra: Record<string, unknown> = {}) => ({
@@ -44,6 +45,26 @@ afterAll(async () => {
 });
 
 describe('reconciler', () => {
+  it('a target rejecting writes (403) fails the pass: terminal result, 4xx metric, status and plan show it', async () => {
+    const count = async (labels: Record<string, string>, m: typeof reconcileTotal | typeof targetRequestsTotal) =>
+      (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((a, v) => a + v.value, 0);
+    const org = await createOrg(db.pool, 'rejecting', httpSpec());
+    // The first full pass (scheduled at once for a new organization) has finished: the next
+    // is a resyncInterval away, so nothing clears the error recorded below.
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_status where organization_id = $1 and last_full_sync_at is not null`, [org])).rowCount === 1, 10_000, 'first full pass');
+    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'queue drained');
+    const terminalBefore = await count({ result: 'terminal' }, reconcileTotal);
+    const rejectedBefore = await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal);
+    target.failNext(1, { status: 403, method: 'PUT' });
+    await addUser(db.pool, org, 'rita@x.io');
+    const lastError = await waitFor(async () => (await db.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1`, [org])).rows[0]?.e, 5000, 'the rejection in reconcile_status');
+    expect(lastError).toMatch(/rejected by the target.*HTTP 403/);
+    await waitFor(async () => (await count({ result: 'terminal' }, reconcileTotal)) === terminalBefore + 1, 5000, 'a terminal pass counted');
+    expect(await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal)).toBe(rejectedBefore + 1);
+    const plan = await run('plan', ['rejecting']);
+    expect(plan.join('\n')).toMatch(/last pass error: .*HTTP 403/);
+  });
+
   it('grants, updates the role from a mapped group, and revokes a deactivated user, each once', async () => {
     const org = await createOrg(db.pool, 'life', httpSpec({ roleMappings: [{ group: 'Admins', role: 'admin', teams: ['ops'] }] }));
     const ann = await addUser(db.pool, org, 'Ann@Example.com', { displayName: 'Ann' });

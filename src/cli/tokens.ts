@@ -1,5 +1,6 @@
 // `scimsync token create|list|revoke`: the token is printed alone on stdout, once.
-import type { Pool } from '../store/pool.js';
+import { withTransaction, type Pool } from '../store/pool.js';
+import { recordAudit } from '../store/audit.js';
 import { findOrganization } from '../store/orgs.js';
 import { createToken, listTokens, OrganizationDeletedError, revokeToken } from '../store/tokens.js';
 import { parseArgs, parseDuration } from './args.js';
@@ -36,7 +37,12 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
       const expiresAt = typeof expiresIn === 'string' ? new Date(Date.now() + parseDuration(expiresIn)) : undefined;
       let issued: { token: string; prefix: string };
       try {
-        issued = await createToken(ctx.pool, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
+        // The token and its audit entry commit together.
+        issued = await withTransaction(ctx.pool, async (client) => {
+          const created = await createToken(client, org.id, { description: typeof description === 'string' ? description : undefined, expiresAt });
+          await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.create', resourceId: created.prefix });
+          return created;
+        });
       } catch (e) {
         if (!(e instanceof OrganizationDeletedError)) throw e;
         ctx.err(`organization "${org.slug}" was deleted meanwhile: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
@@ -61,7 +67,12 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
         ctx.err(USAGE);
         return 2;
       }
-      if (!(await revokeToken(ctx.pool, org.id, prefix))) {
+      const revoked = await withTransaction(ctx.pool, async (client) => {
+        const ok = await revokeToken(client, org.id, prefix);
+        if (ok) await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'token.revoke', resourceId: prefix });
+        return ok;
+      });
+      if (!revoked) {
         ctx.err(`organization ${org.slug} has no live token with prefix "${prefix}"`);
         return 1;
       }

@@ -2,22 +2,37 @@
 import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { registry, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
 import { pendingMigrations } from '../store/migrate.js';
+import { auditWrites } from './audit.js';
 import { bearerAuth } from './auth.js';
+import type { AuthLimits } from './authLimiter.js';
+import { publicRoot } from './publicUrl.js';
 import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
 import type { HttpOptions } from './options.js';
 import { usersRouter } from './users.js';
+import { checkJsonBody, checkQuery } from '../scim/inputText.js';
+import { orgConcurrencyLimit, type OrgLimitOptions } from './orgLimit.js';
 
 export type { HttpOptions } from './options.js';
+
+/** Where and how /metrics is served (METRICS_PORT, METRICS_TOKEN). */
+export interface MetricsOptions {
+  /** False: /metrics is served by makeMetricsApp on its own port, not here. */
+  onMainPort: boolean;
+  /** When set, /metrics answers only "Authorization: Bearer <token>". */
+  token?: string;
+}
 
 export interface AppDeps {
   pool: Pool;
   log: Logger;
   options: HttpOptions;
+  metrics?: MetricsOptions;
 }
 
 declare module 'express-serve-static-core' {
@@ -64,8 +79,38 @@ function requestContext(log: Logger): RequestHandler {
  */
 export type ReadinessCheck = () => string | undefined;
 
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** GET /metrics, behind the bearer token when one is configured (compared in constant time). */
+function metricsRoute(token: string | undefined): RequestHandler {
+  const expected = token ? digest(token) : undefined;
+  return async (req, res) => {
+    if (expected) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+      if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync-metrics"');
+        res.status(401).type('text/plain').send('metrics need "Authorization: Bearer <METRICS_TOKEN>"\n');
+        return;
+      }
+    }
+    try {
+      res.type(registry.contentType).send(await renderMetrics());
+    } catch (err) {
+      req.log.warn({ err }, 'metrics could not be collected');
+      res.status(503).type('text/plain').send('metrics unavailable: database unreachable\n');
+    }
+  };
+}
+
+/** /metrics alone, for METRICS_PORT. */
+export function makeMetricsApp({ log, token }: { log: Logger; token?: string }): express.Express {
+  const app = baseApp(log);
+  app.get('/metrics', metricsRoute(token));
+  return app;
+}
+
 /** Health checks and /metrics: every process serves these, the ingress and a lone reconciler. */
-function mountOps(app: express.Express, pool: Pool, readiness?: ReadinessCheck): void {
+function mountOps(app: express.Express, pool: Pool, metrics: MetricsOptions = { onMainPort: true }, readiness?: ReadinessCheck): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -87,9 +132,7 @@ function mountOps(app: express.Express, pool: Pool, readiness?: ReadinessCheck):
       res.status(503).json({ status: 'database unreachable' });
     }
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
+  if (metrics.onMainPort) app.get('/metrics', metricsRoute(metrics.token));
 }
 
 function baseApp(log: Logger): express.Express {
@@ -102,21 +145,31 @@ function baseApp(log: Logger): express.Express {
 }
 
 /** What `scimsync reconcile` and `scimsync operator` serve: /healthz, /readyz and /metrics only. */
-export function makeOpsApp({ pool, log, readiness }: Pick<AppDeps, 'pool' | 'log'> & { readiness?: ReadinessCheck }): express.Express {
+export function makeOpsApp({ pool, log, metrics, readiness }: Pick<AppDeps, 'pool' | 'log' | 'metrics'> & { readiness?: ReadinessCheck }): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool, readiness);
+  mountOps(app, pool, metrics, readiness);
   return app;
 }
 
-export function makeApp({ pool, log, options }: AppDeps): express.Express {
+export function makeApp({ pool, log, options, metrics }: AppDeps): express.Express {
   const app = baseApp(log);
-  mountOps(app, pool);
+  mountOps(app, pool, metrics);
 
   const scim = express.Router({ mergeParams: true });
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
-  scim.use(bearerAuth(pool));
+  if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
+  scim.use(bearerAuth(pool, options.authLimits));
+  scim.use(publicRoot(options));
+  scim.use(auditWrites(pool));
+  if (options.orgLimit) scim.use(orgConcurrencyLimit(options.orgLimit));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
+  // Text Postgres cannot store and bodies nested deep enough to overflow a recursive walk: 400.
+  scim.use((req, _res, next) => {
+    checkQuery(req.query as Record<string, unknown>);
+    checkJsonBody(req.body);
+    next();
+  });
   scim.use('/Users', usersRouter(pool, options));
   scim.use('/Groups', groupsRouter(pool, options));
   scim.use('/', discoveryRouter(pool, options));

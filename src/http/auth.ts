@@ -5,6 +5,8 @@ import { scimAuthFailuresTotal } from '../metrics.js';
 import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
+import { authRejectedTotal } from '../metrics.js';
+import { AuthFailureLimiter, type AuthLimits } from './authLimiter.js';
 import { sendScimError } from './errors.js';
 
 export interface AuthContext {
@@ -20,7 +22,13 @@ declare module 'express-serve-static-core' {
 
 const TOUCH_EVERY_MS = 60_000;
 
-export function bearerAuth(pool: Pool): RequestHandler {
+/**
+ * Authenticates SCIM requests. Failed attempts are counted per client address (req.ip: the
+ * socket's address, or X-Forwarded-For under TRUST_PROXY) and per organization; over a limit
+ * the answer is 429 with Retry-After and a SCIM error body, before the token is looked up.
+ */
+export function bearerAuth(pool: Pool, limits?: AuthLimits): RequestHandler {
+  const limiter = limits ? new AuthFailureLimiter(limits) : undefined;
   // Series that exist from start (at 0): the first refused request then shows as an increase,
   // and their presence tells Prometheus the ingress is scraped (ScimsyncMetricsAbsent).
   for (const reason of ['missing', 'malformed', 'unknown']) scimAuthFailuresTotal.inc({ organization: '', reason }, 0);
@@ -30,13 +38,23 @@ export function bearerAuth(pool: Pool): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const org = String(req.params.org ?? '');
+    const address = req.ip ?? req.socket.remoteAddress ?? '';
+    const refused = limiter?.check(address, org);
+    if (refused) {
+      authRejectedTotal.inc({ reason: 'rate_limited' });
+      res.setHeader('Retry-After', String(refused.retryAfterSeconds));
+      const who = refused.scope === 'address' ? 'this client address' : `organization "${org}"`;
+      return sendScimError(res, new ScimError(429, undefined, `too many failed authentication attempts from ${who}; retry after ${refused.retryAfterSeconds} s`));
+    }
     const deny = (detail: string, reason: string, organization = '') => {
+      limiter?.fail(address, org);
+      authRejectedTotal.inc({ reason: 'unauthorized' });
       scimAuthFailuresTotal.inc({ organization, reason });
       res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync", error="invalid_token"');
       sendScimError(res, new ScimError(401, undefined, detail));
     };
     if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"', 'missing');
-    const org = String(req.params.org ?? '');
     const auth = await authenticateToken(pool, org, m[1]!);
     if ('failure' in auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`, auth.failure, auth.organization);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };

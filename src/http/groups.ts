@@ -1,15 +1,16 @@
 // /Groups (RFC 7644 §3.3–3.6). Members are read only when the response includes them.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { streamListResponse } from './listStream.js';
 import { applyPatch } from '../scim/patch.js';
 import { extractMembers, normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
 import { type ListParams } from '../scim/listParams.js';
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
-import { createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
+import { createGroup, deleteGroup, getGroup, getGroupsByIds, listGroupKeys, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
-import { listResponse, listRoutes, projection, wants } from './users.js';
+import { listRoutes, patchLimits, projection, wants } from './users.js';
 import type { HttpOptions } from './options.js';
-import { scimUnknownMembersTotal } from '../metrics.js';
+import { orgLabel, scimUnknownMembersTotal } from '../metrics.js';
 
 const rt = GROUP_RESOURCE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,7 +23,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function reportUnknownMembers(req: Request, row: GroupRow): void {
   const unknown = row.unknownMembers ?? [];
   if (!unknown.length) return;
-  scimUnknownMembersTotal.inc({ organization: req.auth!.organization }, unknown.length);
+  scimUnknownMembersTotal.inc({ organization: orgLabel(req.auth!.organization) }, unknown.length);
   const ids = unknown.filter((v) => UUID.test(v));
   req.log.warn(
     { groupId: row.id, unknown: unknown.length, ids: ids.slice(0, 20), notUuids: unknown.length - ids.length },
@@ -47,9 +48,12 @@ export async function renderGroups(pool: Pool, req: Request, opts: HttpOptions, 
   });
 }
 
-export async function listGroupsResponse(pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) {
-  const page = await listGroups(pool, organizationId, p);
-  return listResponse(page.total, await renderGroups(pool, req, opts, page.rows, p), p, page.next);
+/** GET /Groups and POST /Groups/.search: streamed in memory-bounded chunks (listStream.ts). */
+export async function listGroupsResponse(pool: Pool, req: Request, res: Response, opts: HttpOptions, p: ListParams, organizationId: string) {
+  const page = await listGroupKeys(pool, organizationId, p, wants(p, 'members'));
+  await streamListResponse(req, res, p, page, async (ids) =>
+    renderGroups(pool, req, opts, await getGroupsByIds(pool, organizationId, ids), p) as Promise<{ id: string }[]>,
+  );
 }
 
 export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
@@ -84,7 +88,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.patch('/:id', async (req, res) => {
     const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
-      const result = applyPatch(rt, cur.resource, req.body);
+      const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return { resource: result.changed ? result.resource : undefined, members: result.members };
     });
     reportUnknownMembers(req, row);

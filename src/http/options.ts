@@ -1,14 +1,22 @@
 // Settings the SCIM routers share, in a module of their own so that routers and the app that
 // mounts them do not import each other (test/imports.test.ts checks the graph has no cycles).
+import type { AuthLimits } from './authLimiter.js';
+import type { OrgLimitOptions } from './orgLimit.js';
 
-/** What the routers need from the configuration (main.ts maps config.ts's fields onto it). */
+/** What the app and its routers need from the configuration (main.ts maps config.ts's fields onto it). */
 export interface HttpOptions {
-  /** Base URL clients reach us at (meta.location, $ref); else derived from the request. */
   publicUrl?: string;
-  /** Largest `count` a list request gets (RFC 7644 §3.4.2.4; ServiceProviderConfig filter.maxResults). */
+  /** Hosts accepted from the Host header for links when publicUrl is unset (PUBLIC_HOSTS). */
+  publicHosts?: string[];
+  /** Failed-authentication limits; unset: none (tests of other behaviour). */
+  authLimits?: AuthLimits;
+  /** Proxy hops trusted for X-Forwarded-For (express "trust proxy"). */
+  trustProxyHops?: number;
   maxResults: number;
-  /** `count` of a list request that gives none. */
   defaultCount: number;
-  /** Largest request body in bytes (ServiceProviderConfig bulk.maxPayloadSize; 413 beyond). */
   maxPayloadBytes: number;
+  /** SCIM_MAX_PATCH_OPERATIONS; DEFAULT_MAX_PATCH_OPERATIONS when unset. */
+  maxPatchOperations?: number;
+  /** Per-organization concurrency limit (SCIM_ORG_*); none when unset. */
+  orgLimit?: OrgLimitOptions;
 }

@@ -50,8 +50,12 @@ export function ifNoneMatchHits(req: Request, version: string): boolean {
   return header.split(',').some((t) => /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(t)?.[1] === version);
 }
 
+/**
+ * SCIM base URL of the request's organization: PUBLIC_URL, else the root src/http/publicUrl.ts
+ * chose for this request (never an arbitrary Host header).
+ */
 export function baseUrl(req: Request, publicUrl: string | undefined): string {
-  const root = publicUrl ? publicUrl.replace(/\/$/, '') : `${req.protocol}://${req.get('host')}`;
+  const root = publicUrl ? publicUrl.replace(/\/$/, '') : (req.publicRoot ?? `http://${req.socket.localAddress}:${req.socket.localPort}`);
   return `${root}/scim/v2/${req.params.org}`;
 }
 

@@ -2,7 +2,7 @@
 import type { Request, Response } from 'express';
 import { badRequest, ScimError } from '../scim/errors.js';
 import type { FilterNode } from '../scim/filter.js';
-import { parseListParams, searchRequest, type ListParams } from '../scim/listParams.js';
+import { parseListParams, scalar, searchRequest, type ListParams } from '../scim/listParams.js';
 import { type AttrPath, resolvePath } from '../scim/paths.js';
 import { GROUP_RESOURCE, LIST_RESPONSE_SCHEMA, type ResourceTypeDef, USER_RESOURCE } from '../scim/schemas.js';
 import { getGroupsByIds } from '../store/groups.js';
@@ -39,7 +39,7 @@ function parts(raw: Raw, opts: HttpOptions): { users?: RootSearchPart; groups?: 
   const u = filterFor(raw, USER_RESOURCE, opts);
   const g = filterFor(raw, GROUP_RESOURCE, opts);
   if (!u && !g) throw badRequest('invalidFilter', 'the filter names attributes neither Users nor Groups have');
-  const sortBy = pick(raw, 'sortby');
+  const sortBy = scalar(raw, 'sortBy');
   if (sortBy === undefined || sortBy === '') return { users: u, groups: g, sorted: false };
   const su = resolvePath(USER_RESOURCE, String(sortBy));
   let sg = resolvePath(GROUP_RESOURCE, String(sortBy));

@@ -1,11 +1,12 @@
 // /Users (RFC 7644 §3.3–3.6).
-import { Router, type Request } from 'express';
-import { applyPatch } from '../scim/patch.js';
+import { Router, type Request, type Response } from 'express';
+import { streamListResponse } from './listStream.js';
+import { DEFAULT_MAX_PATCH_OPERATIONS, applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
-import { parseListParams, encodeCursor, searchRequest, type ListParams } from '../scim/listParams.js';
-import { LIST_RESPONSE_SCHEMA, USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
+import { parseListParams, searchRequest, type ListParams } from '../scim/listParams.js';
+import { USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
-import { createUser, deleteUser, getUser, groupsOfUsers, listUsers, updateUser, type GroupRef, type UserRow } from '../store/users.js';
+import { createUser, deleteUser, getUser, getUsersByIds, groupsOfUsers, listUserKeys, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
 import type { HttpOptions } from './options.js';
 
@@ -42,31 +43,29 @@ export async function renderUsers(pool: Pool, req: Request, opts: HttpOptions, r
   });
 }
 
-export async function listUsersResponse(pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) {
-  const page = await listUsers(pool, organizationId, p, wants(p, 'groups'));
-  const resources = await renderUsers(pool, req, opts, page.rows, p);
-  return listResponse(page.total, resources, p, page.next);
+/** GET /Users and POST /Users/.search: streamed in memory-bounded chunks (listStream.ts). */
+export async function listUsersResponse(pool: Pool, req: Request, res: Response, opts: HttpOptions, p: ListParams, organizationId: string) {
+  const withGroups = wants(p, 'groups');
+  const page = await listUserKeys(pool, organizationId, p, withGroups);
+  await streamListResponse(req, res, p, page, async (ids) =>
+    renderUsers(pool, req, opts, await getUsersByIds(pool, organizationId, ids, withGroups), p) as Promise<{ id: string }[]>,
+  );
 }
 
-export function listResponse(total: number, resources: unknown[], p: ListParams, next?: { createdAt: string; id: string }) {
-  const body: Record<string, unknown> = { schemas: [LIST_RESPONSE_SCHEMA], totalResults: total, itemsPerPage: resources.length };
-  if (p.cursor === undefined) body.startIndex = p.startIndex;
-  else if (next) body.nextCursor = encodeCursor(next);
-  body.Resources = resources;
-  return body;
-}
+/** The PATCH engine's limits from the HTTP options. */
+export const patchLimits = (opts: HttpOptions) => ({ maxOperations: opts.maxPatchOperations ?? DEFAULT_MAX_PATCH_OPERATIONS });
 
-type ListHandler = (pool: Pool, req: Request, opts: HttpOptions, p: ListParams, organizationId: string) => Promise<unknown>;
+type ListHandler = (pool: Pool, req: Request, res: Response, opts: HttpOptions, p: ListParams, organizationId: string) => Promise<void>;
 
 /** GET / (query parameters) and POST /.search (a SearchRequest body) of one resource type. */
 export function listRoutes(r: Router, pool: Pool, opts: HttpOptions, type: ResourceTypeDef, list: ListHandler): void {
   r.get('/', async (req, res) => {
     const p = parseListParams(req.query as Record<string, unknown>, type, opts);
-    sendScim(res, 200, await list(pool, req, opts, p, req.auth!.organizationId));
+    await list(pool, req, res, opts, p, req.auth!.organizationId);
   });
   r.post('/.search', async (req, res) => {
     const p = parseListParams(searchRequest(req.body), type, opts);
-    sendScim(res, 200, await list(pool, req, opts, p, req.auth!.organizationId));
+    await list(pool, req, res, opts, p, req.auth!.organizationId);
   });
 }
 
@@ -98,7 +97,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.patch('/:id', async (req, res) => {
     const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
-      const result = applyPatch(rt, cur.resource, req.body);
+      const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return result.changed ? result.resource : undefined;
     });
     // A User is small: answer with it (see sendPatchResult for the vendors' guides).

@@ -206,7 +206,9 @@ export async function recordOps(ctx: ApplyContext, client: PoolClient, done: Per
   const latency = new Map(rows.map((r) => [r.ord, r.latencyMs ?? undefined]));
   return done.map((d, ord): OpResult => {
     if (d.outcome !== 'ok') {
-      ctx.log.warn({ email: d.op.email, operation: d.op.kind, outcome: d.outcome, err: d.error }, 'target operation failed');
+      // No email at warn (personal data only at debug); the event row names the member.
+      ctx.log.warn({ operation: d.op.kind, outcome: d.outcome, err: d.error }, 'target operation failed');
+      ctx.log.debug({ email: d.op.email, operation: d.op.kind }, 'target operation failed for this member');
       return { outcome: d.outcome, error: d.error };
     }
     const latencyMs = latency.get(ord);

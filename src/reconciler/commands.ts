@@ -1,10 +1,13 @@
 // CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
+import { recordAudit } from '../store/audit.js';
+import { withTransaction } from '../store/pool.js';
 import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
+import { TargetRejectedError } from '../targets/target.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
 import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
 import { planOrganization } from './planStream.js';
@@ -52,10 +55,24 @@ const plan: Command = async (args, ctx) => {
   const config = ctx.config;
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
+  // The last pass's failure (a target answering 4xx fails the pass; src/reconciler/reconcile.ts outcomeOf).
+  const lastError = (await ctx.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1::uuid`, [org.id])).rows[0]?.e ?? null;
   try {
     const target = await targets.targetFor(org);
-    const groups = await resolveMappedGroups(ctx.pool, org);
-    const { plan: p, actualCount, desiredCount } = await planOrganization(ctx.pool, org, groups, target, config.RECONCILER_PAGE_SIZE, ctx.signal);
+    let planned;
+    try {
+      planned = await planOrganization(ctx.pool, org, await resolveMappedGroups(ctx.pool, org), target, config.RECONCILER_PAGE_SIZE, ctx.signal);
+    } catch (e) {
+      // A 4xx from the target (credential revoked, access withdrawn): reported, exit 1.
+      if (!(e instanceof TargetRejectedError) || !(e.status && e.status >= 400 && e.status < 500)) throw e;
+      if (opts.has('json')) ctx.out(JSON.stringify({ organization: org.slug, target: target.kind, targetRejected: e.message, lastError }, null, 2));
+      else {
+        ctx.out(`organization ${org.slug} (target ${target.kind}): the target rejected the plan's calls: ${e.message}`);
+        if (lastError) ctx.out(`last pass error: ${lastError}`);
+      }
+      return 1;
+    }
+    const { plan: p, actualCount, desiredCount } = planned;
     const guard = org.spec.revocationGuard;
     const holds = await listHolds(ctx.pool, org.id);
     const approved = new Set(holds.filter((h) => h.approvedAt).map((h) => h.email));
@@ -63,7 +80,7 @@ const plan: Command = async (args, ctx) => {
     const decision = decideGuard(guard, actualCount, await revokedInWindow(ctx.pool, org.id, guard.window), unapproved);
     const failing = await failingItems(ctx.pool, org.id);
     if (opts.has('json')) {
-      ctx.out(JSON.stringify({ organization: org.slug, target: target.kind, dryRun: org.spec.dryRun, desiredCount, actualCount, plan: p, guard: decision, holds, failing }, null, 2));
+      ctx.out(JSON.stringify({ organization: org.slug, target: target.kind, dryRun: org.spec.dryRun, desiredCount, actualCount, plan: p, guard: decision, holds, failing, lastError }, null, 2));
       return 0;
     }
     ctx.out(`organization ${org.slug} (target ${target.kind}${org.spec.dryRun ? ', dry run' : ''}): ${desiredCount} desired, ${actualCount} in the target`);
@@ -75,6 +92,7 @@ const plan: Command = async (args, ctx) => {
     if (!p.grants.length && !p.updates.length && !p.revocations.length) ctx.out('  nothing to do');
     if (decision.hold) ctx.out(`revocation guard: ${unapproved} revocation(s) + ${decision.revokedInWindow} in the window exceed the limit of ${decision.limit}; run \`scimsync approve ${org.slug}\``);
     if (holds.length) ctx.out(`held revocations: ${holds.length} (${holds.filter((h) => h.approvedAt).length} approved)`);
+    if (lastError) ctx.out(`last pass error: ${lastError}`);
     for (const f of failing) ctx.out(`failing: ${f.userId ? `user ${f.userId}` : 'organization pass'}, ${f.attempts} attempt(s), next ${f.runAt}: ${f.lastError}`);
     return 0;
   } finally {
@@ -86,7 +104,11 @@ const plan: Command = async (args, ctx) => {
 const approve: Command = async (args, ctx) => {
   const org = await orgOrFail(ctx, flags(args).positional[0], 'scimsync approve <organization>');
   if (!org) return 2;
-  const n = await approveHolds(ctx.pool, org.id);
+  const n = await withTransaction(ctx.pool, async (client) => {
+    const approved = await approveHolds(client, org.id);
+    await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'holds.approve', resourceId: String(approved) });
+    return approved;
+  });
   await markOrganization(ctx.pool, org.id);
   ctx.out(n ? `approved ${n} held revocation(s) of ${org.slug}; the next pass applies them` : `no held revocations for ${org.slug}`);
   return 0;

@@ -79,6 +79,39 @@ export async function reserveRevocation(pool: Pool, organizationId: string, guar
   });
 }
 
+/**
+ * A full pass's counterpart of reserveRevocation: reserves all `emails` at once, or none.
+ * Under the same guard lock and window count as per-user passes, so a full pass and per-user
+ * passes on any replica together never exceed the limit (before, a full pass decided from an
+ * unlocked count and reserved nothing: with per-user passes revoking meanwhile the window
+ * could take about twice its limit). All or none: a pass whose revocations do not fit holds
+ * them all, as before. Returns the reservation id per email when they fit.
+ */
+export async function reserveRevocations(pool: Pool, organizationId: string, guard: GuardSpec, members: number, emails: string[]): Promise<{ decision: GuardDecision; ids?: Map<string, string> }> {
+  const limit = revocationLimit(guard, members);
+  return withTransaction(pool, async (client) => {
+    await client.query(`select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, [`scimsync-guard:${organizationId}`]);
+    await client.query(
+      `delete from reconcile_guard_reservations
+        where organization_id = $1::uuid and reserved_at <= clock_timestamp() - make_interval(secs => $2::double precision / 1000)`,
+      [organizationId, guard.window],
+    );
+    const used = await revokedInWindow(client, organizationId, guard.window);
+    const decision = decideGuard(guard, members, used, emails.length);
+    if (decision.hold || emails.length === 0) return { decision };
+    const { rows } = await client.query<{ id: string; email: string }>(
+      `insert into reconcile_guard_reservations (organization_id, email) select $1::uuid, e from unnest($2::text[]) as e returning id, email`,
+      [organizationId, emails],
+    );
+    return { decision, ids: new Map(rows.map((r) => [r.email, r.id])) };
+  });
+}
+
+/** Releases reservations a pass did not use (ops skipped because the member changed meanwhile). */
+export async function releaseReservations(db: Queryable, ids: string[]): Promise<void> {
+  if (ids.length) await db.query(`delete from reconcile_guard_reservations where id = any($1::bigint[])`, [ids]);
+}
+
 /** Members the guard's fraction refers to: the target's count at the last full pass, else live active users. */
 export async function memberCount(db: Queryable, organizationId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(

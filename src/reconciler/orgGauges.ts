@@ -2,7 +2,7 @@
 // drift): every reconciler replica reports the same values (aggregate with max/min across
 // replicas, not sum), whichever replica ran the pass; a replica never keeps reporting a value
 // another one has since replaced, and a restarted process reports them at once.
-import { driftMembers, lastFullSync, organizationReady, revocationsHeld } from '../metrics.js';
+import { driftMembers, lastFullSync, orgLabel, organizationReady, revocationsHeld } from '../metrics.js';
 import type { Queryable } from '../store/pool.js';
 
 export interface OrganizationStatus {
@@ -43,10 +43,23 @@ export async function sampleOrganizationGauges(db: Queryable): Promise<void> {
   lastFullSync.reset();
   revocationsHeld.reset();
   driftMembers.reset();
+  // METRICS_ORGANIZATION_LABELS=false: orgLabel() is "" for all, so values combine as in
+  // src/metrics.ts: ready and last sync the worst (min), held and drift summed.
+  const ready = new Map<string, number>();
+  const held = new Map<string, number>();
+  const synced = new Map<string, number>();
+  const drift = new Map<string, Map<string, number>>();
   for (const r of rows) {
-    organizationReady.set({ organization: r.organization }, r.ready ? 1 : 0);
-    revocationsHeld.set({ organization: r.organization }, r.held);
-    if (r.lastFullSync !== null) lastFullSync.set({ organization: r.organization }, r.lastFullSync);
-    for (const [kind, n] of Object.entries(r.drift ?? {})) if (typeof n === 'number') driftMembers.set({ organization: r.organization, kind }, n);
+    const org = orgLabel(r.organization);
+    ready.set(org, Math.min(ready.get(org) ?? 1, r.ready ? 1 : 0));
+    held.set(org, (held.get(org) ?? 0) + r.held);
+    if (r.lastFullSync !== null) synced.set(org, Math.min(synced.get(org) ?? Infinity, r.lastFullSync));
+    const d = drift.get(org) ?? new Map<string, number>();
+    for (const [kind, n] of Object.entries(r.drift ?? {})) if (typeof n === 'number') d.set(kind, (d.get(kind) ?? 0) + n);
+    drift.set(org, d);
   }
+  for (const [organization, v] of ready) organizationReady.set({ organization }, v);
+  for (const [organization, v] of held) revocationsHeld.set({ organization }, v);
+  for (const [organization, v] of synced) lastFullSync.set({ organization }, v);
+  for (const [organization, d] of drift) for (const [kind, n] of d) driftMembers.set({ organization, kind }, n);
 }

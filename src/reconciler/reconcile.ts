@@ -3,15 +3,15 @@
 // organization item streams the whole organization (planStream.ts), applies the plan and
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
-import { driftMembers, lastFullSync, revocationsHeld } from '../metrics.js';
+import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
 import { serialized, type Pool, type Queryable } from '../store/pool.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
-import { classifyError, throwIfAborted, type Result } from './errors.js';
-import { addHolds, approvedEmails, countHolds, decideGuard, dropHolds, guardUnlimited, memberCount, reserveRevocation, revokedInWindow } from './guard.js';
+import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
+import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
 import { completeItems, isChange, type WorkItem } from './queue.js';
 
@@ -54,6 +54,14 @@ function outcomeOf(results: (OpResult | undefined)[]): Result {
   if (failed.length) {
     throw new Error(`${failed.length} target operation(s) failed; first: ${String((failed[0]?.error as Error)?.message ?? failed[0]?.error)}`);
   }
+  // A 4xx (401/403 from a revoked credential, 400/422 from a contract mismatch) is not retried
+  // — repeating the call cannot help — but it is a failure: the pass ends 'terminal'
+  // (scimsync_reconcile_total{result="terminal"}) and the error lands in reconcile_status for
+  // `scimsync plan` and the status, instead of the pass counting as a success.
+  const rejected = results.filter((r) => r?.outcome === 'terminal');
+  if (rejected.length) {
+    throw new TerminalError(`${rejected.length} target operation(s) rejected by the target; first: ${String((rejected[0]?.error as Error)?.message ?? rejected[0]?.error)}`);
+  }
   const later = results.filter((r) => r?.outcome === 'requeue').map((r) => {
     const c = classifyError(r?.error);
     return c.kind === 'requeueAfter' ? c.delayMs : 1000;
@@ -69,7 +77,7 @@ async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promi
       await recordEvent(db, { organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
     }
   }
-  revocationsHeld.set({ organization: ctx.org.slug }, await countHolds(db, ctx.organizationId));
+  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await countHolds(db, ctx.organizationId));
 }
 
 /**
@@ -100,7 +108,9 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Que
       // transaction rolls back after the target call, it keeps counting (the safe side).
       const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
       if (r.decision.hold) {
-        ctx.log.warn({ email, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+        // Counts at info/warn; the member's email only at debug (no personal data in logs at info).
+        ctx.log.warn({ held: 1, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
+        ctx.log.debug({ email }, 'revocation held');
         await holdRevocation(ctx, client, [op]);
         ctx.held = true;
         continue;
@@ -173,7 +183,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
     for (const item of done) completed.add(item);
   });
   // Concurrent batches each see only their own uncommitted holds: count again once committed.
-  if (base.held) revocationsHeld.set({ organization: base.org.slug }, await countHolds(deps.pool, base.organizationId));
+  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await countHolds(deps.pool, base.organizationId));
   return items.map((item): Settled => {
     const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
     if (failed && 'error' in failed) return { item, error: failed.error };
@@ -191,7 +201,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
  * changed since the plan was computed, the op is skipped — the change's own user item applies
  * it — so a long pass never overwrites a newer decision with a stale one.
  */
-async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string): Promise<OpResult | undefined> {
+async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string, reservation?: string): Promise<OpResult | undefined> {
   throwIfAborted(deps.signal);
   return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
     const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
@@ -208,7 +218,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passS
     const fresh = opsOf(plan)[0];
     if (!fresh || fresh.kind !== op.kind) return undefined;
     if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
-    return executeOp(ctx, client, desired?.userId, fresh);
+    return executeOp(ctx, client, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
   });
 }
 
@@ -225,8 +235,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const sample = (xs: string[]) => xs.slice(0, 20);
+/** Counts of a plan: what is logged at info (no member emails at info). */
+export function planCounts(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ...extra,
     grants: plan.grants.length,
@@ -234,13 +244,23 @@ export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Re
     revocations: plan.revocations.length,
     unmanaged: plan.unmanaged.length,
     protectedKept: plan.protectedKept.length,
-    sample: {
-      grants: sample(plan.grants.map((g) => g.email)),
-      updates: sample(plan.updates.map((u) => u.member.email)),
-      revocations: sample(plan.revocations.map((r) => r.email)),
-      unmanaged: sample(plan.unmanaged.map((u) => u.email)),
-    },
   };
+}
+
+/** Up to 20 emails per kind: kept in reconcile_status.last_plan for `scimsync plan`, logged only at debug. */
+function planSample(plan: Plan): Record<string, string[]> {
+  const sample = (xs: string[]) => xs.slice(0, 20);
+  return {
+    grants: sample(plan.grants.map((g) => g.email)),
+    updates: sample(plan.updates.map((u) => u.member.email)),
+    revocations: sample(plan.revocations.map((r) => r.email)),
+    unmanaged: sample(plan.unmanaged.map((u) => u.email)),
+  };
+}
+
+/** Counts plus the sample of emails: the shape stored in reconcile_status.last_plan. */
+export function planSummary(plan: Plan, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...planCounts(plan, extra), sample: planSample(plan) };
 }
 
 /** Members differing at a full pass, by the kinds of scimsync_drift_members (docs/metrics.md). */
@@ -256,7 +276,7 @@ export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'u
 /** Sets the drift gauges at once; every reconciler re-reads them from last_plan.drift (orgGauges.ts). */
 function setDrift(slug: string, plan: Plan): Record<string, number> {
   const drift = driftOf(plan);
-  for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: slug, kind }, n);
+  for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: orgLabel(slug), kind }, n);
   return drift;
 }
 
@@ -270,7 +290,7 @@ async function recordFullSync(db: Queryable, org: Organization, seconds: number,
            last_plan = excluded.last_plan, last_error = null`,
     [org.id, org.spec.resyncInterval, seconds, members, JSON.stringify(summary)],
   );
-  lastFullSync.set({ organization: org.slug }, Date.now() / 1000);
+  lastFullSync.set({ organization: orgLabel(org.slug) }, Date.now() / 1000);
 }
 
 export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
@@ -282,7 +302,10 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {
-    if (planSize(plan)) ctx.log.info(planSummary(plan), 'dry run: plan recorded, nothing applied');
+    if (planSize(plan)) {
+      ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
+      ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
+    }
     await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
     return {};
   }
@@ -290,16 +313,26 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   let ops = opsOf(plan).map((op) => (op.kind === 'revoke' && approved.has(op.email) ? { ...op, approved: true } : op));
   const unapproved = ops.filter((op) => op.kind === 'revoke' && !op.approved);
   const guard = org.spec.revocationGuard;
-  const decision = decideGuard(guard, actualCount, await revokedInWindow(deps.pool, org.id, guard.window), unapproved.length);
+  // Reserve the pass's unapproved revocations under the guard lock, as per-user passes do.
+  const { decision, ids: reserved } = await reserveRevocations(deps.pool, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
   await dropHolds(deps.pool, org.id, plan.revocations.map((r) => r.email));
   if (decision.hold) {
     ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
     await holdRevocation(ctx, deps.pool, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
-  } else revocationsHeld.set({ organization: org.slug }, await countHolds(deps.pool, org.id));
-  const results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart));
+  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await countHolds(deps.pool, org.id));
+  let results: (OpResult | undefined)[];
+  try {
+    results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart, op.kind === 'revoke' ? reserved?.get(op.email) : undefined));
+  } finally {
+    // Reservations of ops that were skipped or never ran (consumed ones are gone already).
+    await releaseReservations(deps.pool, [...(reserved?.values() ?? [])]);
+  }
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift });
   await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
-  if (planSize(plan)) ctx.log.info(summary, 'organization reconciled');
+  if (planSize(plan)) {
+    ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
+    ctx.log.debug({ sample: planSample(plan) }, 'organization reconciled: sample of the plan');
+  }
   return outcomeOf(results);
 }

@@ -1,6 +1,7 @@
 // The reconcile loop: claim items (per-user items and organization passes have separate
 // slots, so a long resync never delays a deprovisioning), run them, finish them by revision.
 // Woken by NOTIFY, polling as a fallback; finishes in-flight work when the signal aborts.
+import { pruneAudit } from '../store/audit.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -27,6 +28,8 @@ export interface ReconcilerSettings {
   failingAfter: number;
   pageSize: number;
   eventsRetentionDays: number;
+  /** Audit entries older than this are deleted (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
   secretsDir: string;
   /** After the signal aborts, how long in-flight items may take before the reconciler stops anyway. */
   shutdownTimeoutMs: number;
@@ -52,6 +55,7 @@ export function settingsFromConfig(c: Config): ReconcilerSettings {
     failingAfter: c.RECONCILER_FAILING_AFTER,
     pageSize: c.RECONCILER_PAGE_SIZE,
     eventsRetentionDays: c.RECONCILER_EVENTS_RETENTION_DAYS,
+    auditRetentionDays: c.AUDIT_RETENTION_DAYS,
     secretsDir: c.RECONCILER_SECRETS_DIR,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
   };
@@ -151,6 +155,16 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
         await pool
           .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
           .catch(() => {});
+      } else {
+        // A per-user pass the target rejected: recorded for `scimsync plan` and the status
+        // (cleared by the next successful full pass), as a failing organization pass is.
+        await pool
+          .query(
+            `insert into reconcile_status (organization_id, last_error) values ($1::uuid, $2::text)
+             on conflict (organization_id) do update set last_error = excluded.last_error`,
+            [item.organizationId, String((err as Error).message)],
+          )
+          .catch(() => {});
       }
       await completeItem(pool, item, workerId).catch(() => {});
       return 'terminal';
@@ -245,6 +259,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
+            await pruneAudit(pool, s.auditRetentionDays);
           }
         }
         const free = s.concurrency - users;

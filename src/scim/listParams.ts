@@ -32,8 +32,22 @@ function pick(raw: Raw, name: string): unknown {
   return key === undefined ? undefined : raw[key];
 }
 
-function integer(raw: Raw, name: string): number | undefined {
+/**
+ * A parameter that must be one scalar: a query string names it at most once (express's simple
+ * parser makes ?count=1&count=2 an array) and a .search body gives a string or number, never an
+ * object ({"toString": …} made String() throw, a 500). Booleans are read as their text.
+ */
+export function scalar(raw: Raw, name: string): string | number | undefined {
   const v = pick(raw, name);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string' || typeof v === 'number') return v;
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) throw badRequest('invalidValue', `${name} must be given once, as a single value`);
+  throw badRequest('invalidValue', `${name} must be a string or a number, got ${typeof v === 'object' ? 'an object' : `a ${typeof v}`}`);
+}
+
+function integer(raw: Raw, name: string): number | undefined {
+  const v = scalar(raw, name);
   if (v === undefined || v === '') return undefined;
   const n = typeof v === 'number' ? v : Number(String(v));
   if (!Number.isInteger(n)) throw badRequest('invalidValue', `${name} must be an integer, got "${String(v)}"`);
@@ -45,8 +59,12 @@ function integer(raw: Raw, name: string): number | undefined {
 /** attributes / excludedAttributes: comma-separated in a query, an array in a search body. */
 function nameList(raw: Raw, name: string): string[] | undefined {
   const v = pick(raw, name);
-  if (v === undefined || v === '') return undefined;
-  const items = Array.isArray(v) ? v.map(String) : String(v).split(',');
+  if (v === undefined || v === null || v === '') return undefined;
+  // A search body gives an array of strings, a query string one comma-separated string (a
+  // repeated query parameter arrives as an array of strings too: read it as the same list).
+  const list = Array.isArray(v) ? v : [v];
+  if (!list.every((x) => typeof x === 'string')) throw badRequest('invalidValue', `${name} must be a list of attribute names (strings)`);
+  const items = (list as string[]).flatMap((x) => x.split(','));
   // The Microsoft collection sends "attributes=emails[type eq \"work\"]": a filter is not
   // part of the attributes grammar (RFC 7644 §3.4.2.5), so we keep the attribute and drop it.
   return items.map((s) => s.trim().replace(/\[.*\]/, '')).filter(Boolean);
@@ -78,19 +96,19 @@ export function searchRequest(body: unknown): Raw {
 export function parseListParams(raw: Raw, rt: ResourceTypeDef, limits: PagingLimits): ListParams {
   const params: ListParams = { sortOrder: 'ascending', startIndex: 1, count: limits.defaultCount };
   const filter = pick(raw, 'filter');
-  if (filter !== undefined && filter !== '') {
-    if (typeof filter !== 'string') throw badRequest('invalidFilter', 'filter must be a string');
+  if (filter !== undefined && filter !== null && filter !== '') {
+    if (typeof filter !== 'string') throw badRequest('invalidFilter', Array.isArray(filter) ? 'filter must be given once' : 'filter must be a string');
     // The grammar puts no bound on and/or chains; a bound keeps one request's SQL small.
     if (filter.length > MAX_FILTER_LENGTH) throw badRequest('invalidFilter', `filter is ${filter.length} characters long; at most ${MAX_FILTER_LENGTH} are accepted`);
     params.filter = parseFilter(filter, rt);
   }
-  const sortBy = pick(raw, 'sortBy');
+  const sortBy = scalar(raw, 'sortBy');
   if (sortBy !== undefined && sortBy !== '') {
     const path = resolvePath(rt, String(sortBy));
     if (!path) throw badRequest('invalidValue', `sortBy names an unknown attribute "${String(sortBy)}"`);
     params.sortBy = path;
   }
-  const order = pick(raw, 'sortOrder');
+  const order = scalar(raw, 'sortOrder');
   if (order !== undefined && order !== '') {
     const o = String(order).toLowerCase();
     if (o !== 'ascending' && o !== 'descending') throw badRequest('invalidValue', `sortOrder must be "ascending" or "descending", got "${String(order)}"`);
@@ -99,7 +117,7 @@ export function parseListParams(raw: Raw, rt: ResourceTypeDef, limits: PagingLim
   // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0.
   params.startIndex = Math.max(1, integer(raw, 'startIndex') ?? 1);
   params.count = Math.min(limits.maxResults, Math.max(0, integer(raw, 'count') ?? limits.defaultCount));
-  const cursor = pick(raw, 'cursor');
+  const cursor = scalar(raw, 'cursor');
   if (cursor !== undefined) {
     if (pick(raw, 'startIndex') !== undefined) throw badRequest('invalidValue', 'use either startIndex or cursor paging, not both (RFC 9865)');
     if (params.sortBy) throw badRequest('invalidValue', 'cursor paging returns resources in creation order; sortBy is not supported with cursor');

@@ -7,7 +7,7 @@ import { type Json, isObject, normalizeResource } from './resource.js';
 import { type ResourceTypeDef, PATCH_OP_SCHEMA } from './schemas.js';
 import { applyPathOp, applyPathless } from './patch/attribute.js';
 import { deepEqual, getIgnoreCase } from './patch/json.js';
-import { type MemberChanges, hasMemberChanges } from './patch/members.js';
+import { type MemberChanges, hasMemberChanges, toMemberChanges } from './patch/members.js';
 import type { PatchOpName, PatchState } from './patch/types.js';
 
 export type { MemberChanges } from './patch/members.js';
@@ -50,7 +50,7 @@ function readOperation(raw: unknown, i: number): Operation {
  * Reads the PatchOp message. A missing "schemas" is tolerated (lenient), a wrong one is not;
  * "Operations" may be spelt in any case.
  */
-function readOperations(body: unknown): Operation[] {
+function readOperations(body: unknown, maxOperations: number): Operation[] {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'The PATCH body must be a JSON object');
   const schemas = getIgnoreCase(body, 'schemas');
   const isPatchOp = (s: unknown) => typeof s === 'string' && s.toLowerCase() === PATCH_OP_SCHEMA.toLowerCase();
@@ -59,6 +59,11 @@ function readOperations(body: unknown): Operation[] {
   }
   const ops = getIgnoreCase(body, 'Operations');
   if (!Array.isArray(ops) || !ops.length) throw badRequest('invalidSyntax', 'Operations must be a non-empty array');
+  // Bounded work per request (issue 10). 413 as RFC 7644 §3.7.4 answers a bulk request over
+  // maxOperations; the detail states the limit so an operator can split the change.
+  if (ops.length > maxOperations) {
+    throw new ScimError(413, undefined, `the PATCH has ${ops.length} operations; at most ${maxOperations} are accepted per request (SCIM_MAX_PATCH_OPERATIONS)`);
+  }
   return ops.map(readOperation);
 }
 
@@ -72,9 +77,20 @@ function applyOperation(state: PatchState, { op, path, value }: Operation): void
   applyPathOp(state, op, parsePatchPath(path, state.rt), value);
 }
 
-/** Applies a PatchOp body to a stored resource. Throws ScimError (400) on any failure. */
-export function applyPatch(rt: ResourceTypeDef, resource: Json, body: unknown): PatchResult {
-  const ops = readOperations(body);
+export interface PatchLimits {
+  /** Most operations one PatchOp may carry (SCIM_MAX_PATCH_OPERATIONS); more is a 413. */
+  maxOperations: number;
+}
+
+/** Default of SCIM_MAX_PATCH_OPERATIONS (src/config.ts). */
+export const DEFAULT_MAX_PATCH_OPERATIONS = 1000;
+
+/**
+ * Applies a PatchOp body to a stored resource. Throws ScimError (400, or 413 over
+ * limits.maxOperations) on any failure. Cost is linear in the number of operations.
+ */
+export function applyPatch(rt: ResourceTypeDef, resource: Json, body: unknown, limits: PatchLimits = { maxOperations: DEFAULT_MAX_PATCH_OPERATIONS }): PatchResult {
+  const ops = readOperations(body, limits.maxOperations);
   const state: PatchState = { rt, doc: structuredClone(resource) };
   ops.forEach((op, i) => {
     try {
@@ -87,7 +103,8 @@ export function applyPatch(rt: ResourceTypeDef, resource: Json, body: unknown): 
   });
   // Re-check types and required attributes on the result ("active": "False" ends as false).
   const next = normalizeResource(rt, state.doc, 'patch-result');
-  const result: PatchResult = { resource: next, changed: !deepEqual(resource, next) || hasMemberChanges(state.members) };
-  if (state.members) result.members = state.members;
+  const members = state.members && toMemberChanges(state.members);
+  const result: PatchResult = { resource: next, changed: !deepEqual(resource, next) || hasMemberChanges(members) };
+  if (members) result.members = members;
   return result;
 }

@@ -125,6 +125,26 @@ function flattenInput(rt: ResourceTypeDef, input: Json): [AttrPath, unknown][] {
   return out;
 }
 
+/**
+ * Most characters of an attribute scimsync keeps in a btree index (userName, externalId, a
+ * Group's displayName). A btree entry holds at most ~2,700 bytes; 512 characters are at most
+ * 2,048 bytes of UTF-8, so any value within the limit indexes. Stated in /Schemas.
+ */
+export const MAX_INDEXED_LENGTH = 512;
+
+/** The attributes MAX_INDEXED_LENGTH applies to, per resource type (core schema). */
+export const INDEXED_ATTRIBUTES: Record<string, readonly string[]> = { User: ['userName', 'externalId'], Group: ['displayName', 'externalId'] };
+
+function checkIndexedLengths(rt: ResourceTypeDef, core: Json): void {
+  for (const name of INDEXED_ATTRIBUTES[rt.name] ?? []) {
+    const v = core[name];
+    // Length in code points, as a client counts characters.
+    if (typeof v === 'string' && v.length > MAX_INDEXED_LENGTH && [...v].length > MAX_INDEXED_LENGTH) {
+      throw badRequest('invalidValue', `${name} is ${[...v].length} characters long; at most ${MAX_INDEXED_LENGTH} are accepted (see /Schemas)`);
+    }
+  }
+}
+
 function checkRequired(rt: ResourceTypeDef, core: Json, mode: NormalizeMode): void {
   for (const def of rt.schema.attributes) {
     if (!def.required || notStored(def)) continue;
@@ -165,6 +185,7 @@ export function normalizeResource(rt: ResourceTypeDef, input: unknown, mode: Nor
   }
   const core = holders.get('')!;
   if (typeof core.userName === 'string') core.userName = core.userName.trim();
+  checkIndexedLengths(rt, core);
   // Required attributes (RFC 7643 §2.2) must survive a PATCH too; 'create' and 'replace' check the body.
   checkRequired(rt, core, mode);
 
@@ -191,7 +212,10 @@ export function toMemberRef(raw: unknown): MemberRef {
     throw badRequest('invalidValue', `A member value must be a non-empty string, got ${JSON.stringify(value)}`);
   }
   // display and $ref are derived by the server; Entra sends "$ref": null.
-  const type = lower.type === undefined || lower.type === null ? 'user' : String(lower.type).toLowerCase();
+  if (lower.type !== undefined && lower.type !== null && typeof lower.type !== 'string') {
+    throw badRequest('invalidValue', `A member type must be "User" or "Group", got ${JSON.stringify(lower.type)}`);
+  }
+  const type = lower.type === undefined || lower.type === null ? 'user' : lower.type.toLowerCase();
   if (type !== 'user' && type !== 'group') {
     throw badRequest('invalidValue', `A member type must be "User" or "Group", got ${JSON.stringify(lower.type)}`);
   }

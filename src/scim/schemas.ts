@@ -89,7 +89,7 @@ export const COMMON_ATTRIBUTES: AttributeDef[] = [
   str('id', 'Unique identifier for the resource, assigned by the service provider.', {
     caseExact: true, mutability: 'readOnly', returned: 'always', uniqueness: 'server',
   }),
-  str('externalId', 'An identifier for the resource as defined by the provisioning client.', { caseExact: true }),
+  str('externalId', 'An identifier for the resource as defined by the provisioning client. scimsync accepts at most 512 characters (the value is indexed).', { caseExact: true }),
   complex(
     'meta',
     'Resource metadata.',
@@ -109,7 +109,7 @@ export const USER_SCHEMA_DEF: SchemaDef = {
   name: 'User',
   description: 'User Account',
   attributes: [
-    str('userName', 'Unique identifier for the User; scimsync matches it, case-insensitively, as the email address.', {
+    str('userName', 'Unique identifier for the User; scimsync matches it, case-insensitively, as the email address. At most 512 characters (the value is indexed).', {
       required: true, uniqueness: 'server',
     }),
     complex('name', "The components of the user's real name.", [
@@ -183,7 +183,7 @@ export const GROUP_SCHEMA_DEF: SchemaDef = {
   name: 'Group',
   description: 'Group',
   attributes: [
-    str('displayName', 'A human-readable name for the Group.', { required: true }),
+    str('displayName', 'A human-readable name for the Group. scimsync accepts at most 512 characters (the value is indexed).', { required: true }),
     memberRef('members', 'A list of members of the Group.', ['User', 'Group']),
   ],
 };

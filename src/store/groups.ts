@@ -5,10 +5,11 @@
 // group in flight together share a transaction (groupWriter.ts).
 import type { Pool, PoolClient, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
-import { writeBatched } from './groupWriter.js';
+import { retryOnDeadlock, writeBatched } from './groupWriter.js';
+import { lockGroupsContaining } from './lockOrder.js';
 import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
-import { listRows, type ListPage, type ListQuery } from './list.js';
+import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { GROUPS_SQL } from './filterSql.js';
 
 export interface GroupRow {
@@ -91,11 +92,23 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
   touched.unknown.push(...all.filter((id) => !UUID.test(id)));
   if (!ids.length) return;
   const { rows } = await client.query<{ id: string; type: string | null }>(
-    `with w as (
+    // The members' rows are locked FOR KEY SHARE (what a foreign key check takes): it conflicts
+    // with the FOR UPDATE a deletion takes on the member first (getUser/getGroup), not with a
+    // user's ordinary PATCH. A deletion racing this add either commits first, and the locked
+    // re-check skips the member, or waits for this commit and then deletes the membership it
+    // can now see. Without the lock 90 of 100 such races left a deleted user as
+    // a member (issue 10). Deadlocks with a deletion are retried on both sides.
+    `with lu as (select u.id from scim_users u
+                   where u.id = any($3::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
+                   order by u.id for key share),
+          lg as (select g.id from scim_groups g
+                   where g.id = any($3::uuid[]) and g.organization_id = $2::uuid
+                   order by g.id for key share),
+     w as (
        select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
          from unnest($3::uuid[]) as w(id)
-         left join scim_users u on u.id = w.id and u.organization_id = $2::uuid and u.deleted_at is null
-         left join scim_groups g on g.id = w.id and g.organization_id = $2::uuid),
+         left join lu u on u.id = w.id
+         left join lg g on g.id = w.id),
      ins as (
        insert into scim_group_members (group_id, member_id, member_type, organization_id)
        select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null
@@ -234,7 +247,10 @@ async function markAndBump(client: PoolClient, organizationId: string, id: strin
 }
 
 export async function deleteGroup(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
-  await withTransaction(pool, async (client) => {
+  // A deadlock with a batch adding this group to another one (that batch holds the other
+  // group's row and waits for this one) is retried, as the batch side is.
+  await retryOnDeadlock(() => withTransaction(pool, async (client) => {
+    if (UUID.test(id)) await lockGroupsContaining(client, id);
     const current = await getGroup(client, organizationId, id, true);
     if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
     const touched = await applyMemberChanges(client, organizationId, id, { removeAll: true, add: [], remove: [] });
@@ -247,7 +263,17 @@ export async function deleteGroup(pool: Pool, organizationId: string, id: string
     );
     await client.query('delete from scim_groups where id = $1::uuid', [id]);
     await markTouched(client, organizationId, touched, false);
-  });
+  }));
+}
+
+/**
+ * A page of groups as keys (id, paging key, approximate size incl. members when they are
+ * returned) in list order, for the streamed list response (see listUserKeys).
+ */
+export async function listGroupKeys(db: Queryable, organizationId: string, q: ListQuery, withMembers: boolean): Promise<ListPage<RowKey>> {
+  const members = withMembers ? ' + 160 * (select count(*) from scim_group_members m where m.group_id = g.id)' : '';
+  const select = `g.id, g.created_at::text as "createdAtKey", ${jsonbWeight('g.resource')}${members} as weight`;
+  return listRows<RowKey>(db, { target: GROUPS_SQL, from: 'scim_groups g', live: 'true', select }, organizationId, q);
 }
 
 export async function listGroups(db: Queryable, organizationId: string, q: ListQuery): Promise<ListPage<GroupRow>> {

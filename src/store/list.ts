@@ -22,6 +22,14 @@ export interface ListPage<T> {
   next?: { createdAt: string; id: string };
 }
 
+/** One row of a page as listKeys returns it: enough to fetch the row later and to budget memory. */
+export interface RowKey {
+  id: string;
+  createdAtKey: string;
+  /** Approximate bytes of the rendered resource (uncompressed jsonb, plus members for Groups). */
+  weight: number;
+}
+
 export interface ListSpec {
   target: SqlTarget;
   /** "scim_users u" */
@@ -30,6 +38,9 @@ export interface ListSpec {
   live: string;
   select: string;
 }
+
+/** Uncompressed size of a jsonb column (`|| '{}'` detoasts it; pg_column_size alone gives the compressed size). */
+export const jsonbWeight = (column: string) => `pg_column_size(${column} || '{}'::jsonb)`;
 
 export async function listRows<T extends { id: string; createdAtKey: string }>(
   db: Queryable,

@@ -5,7 +5,11 @@ import type { PoolClient, Pool, Queryable } from './pool.js';
 import { SQLSTATE, sqlState, withTransaction } from './pool.js';
 import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
 import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
-import { listRows, type ListPage, type ListQuery } from './list.js';
+import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
+import { retryOnDeadlock } from './groupWriter.js';
+import { lockGroupsContaining } from './lockOrder.js';
+
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 import { USERS_SQL } from './filterSql.js';
 
 export interface UserRow {
@@ -165,13 +169,27 @@ export async function updateUser(
 
 /** Deletes a user: tombstone it, drop its group memberships, mark it for reconciliation. */
 export async function deleteUser(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
-  await withTransaction(pool, async (client) => {
+  // Groups first, then the user (lockOrder.ts): a group batch adding this user holds its group
+  // row, then wants the user's. A deadlock left over (a group that gained the user between the
+  // two locks) is retried, as the batch side is.
+  await retryOnDeadlock(() => withTransaction(pool, async (client) => {
+    if (UUID_SHAPE.test(id)) await lockGroupsContaining(client, id);
     const current = await getUser(client, organizationId, id, true);
     checkVersion(current, ifMatch);
     await client.query(`update scim_users set deleted_at = clock_timestamp(), active = false where id = $1::uuid`, [id]);
     await dropMemberships(client, id);
     await markForReconcile(client, organizationId, [id]);
-  });
+  }));
+}
+
+/**
+ * A page of users as keys (id, paging key, approximate size) in list order: the HTTP layer
+ * fetches the rows in memory-bounded chunks (getUsersByIds) and streams them.
+ */
+export async function listUserKeys(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<RowKey>> {
+  const groups = withGroups ? ' + 80 * (select count(*) from scim_group_members m where m.member_id = u.id)' : '';
+  const select = `u.id, u.created_at::text as "createdAtKey", ${jsonbWeight('u.resource')}${groups} as weight`;
+  return listRows<RowKey>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {

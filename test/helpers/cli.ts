@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../../src/config.js';
+import { lineCollector } from './logScan.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN = path.join(ROOT, 'dist', 'main.js');
@@ -46,7 +47,12 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, script = MAIN):
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const scan = lineCollector(`scimsync ${args.slice(0, 2).join(' ')}`);
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+    scan.write(c);
+  });
+  child.stderr!.on('end', () => scan.end());
   const exited = new Promise<Exit>((resolve) => {
     child.on('close', (code, signal) => {
       live.delete(child);

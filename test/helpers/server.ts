@@ -1,9 +1,11 @@
 // A real scimsync HTTP app on 127.0.0.1 over a fresh test database, with an organization
 // and a bearer token: what the integration tests talk to.
+import { makeLogger } from '../../src/log.js';
+import { logSink } from './logScan.js';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { pino, type Logger } from 'pino';
-import { makeApp } from '../../src/http/app.js';
+import type { Logger } from 'pino';
+import { makeApp, type HttpOptions } from '../../src/http/app.js';
 import { upsertOrganization } from '../../src/store/orgs.js';
 import { createToken } from '../../src/store/tokens.js';
 import type { Pool } from '../../src/store/pool.js';
@@ -30,15 +32,15 @@ export interface ScimResponse {
   text: string;
 }
 
-export async function startTestServer(opts: { org?: string; spec?: Record<string, unknown>; db?: TestDatabase; maxPayloadBytes?: number; log?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { org?: string; spec?: Record<string, unknown>; db?: TestDatabase; maxPayloadBytes?: number; log?: Logger; options?: Partial<HttpOptions> } = {}): Promise<TestServer> {
   const db = opts.db ?? (await createTestDatabase());
   const org = opts.org ?? 'acme';
   const organization = await upsertOrganization(db.pool, { organization: org, ...(opts.spec ?? {}) });
   const { token } = await createToken(db.pool, organization.id);
   const app = makeApp({
     pool: db.pool,
-    log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    options: { maxResults: 1000, defaultCount: 100, maxPayloadBytes: opts.maxPayloadBytes ?? 8 * 1024 * 1024 },
+    log: opts.log ?? makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('server.ts')),
+    options: { maxResults: 1000, defaultCount: 100, maxPayloadBytes: opts.maxPayloadBytes ?? 8 * 1024 * 1024, ...opts.options },
   });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -44,7 +44,8 @@ function parseParts(raw: string): Parts | undefined {
   check.setUTCHours(Number(h), Number(mi), Number(s), 0);
   const local = check.getTime();
   // Reject 2015-02-31 or 25:00: Date rolls them over, Postgres would raise 22008.
-  if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi)
+  // Month 00 and 13 roll over too (to the year before or after), so the year and month are checked.
+  if (check.getUTCFullYear() !== Number(y) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi)
     || check.getUTCSeconds() !== Number(s)) return undefined;
   const padded = frac.padEnd(9, '0');
   const instant = { ms: local - minutes * 60_000 + Number(padded.slice(0, 3)), ns: Number(padded.slice(3)) };

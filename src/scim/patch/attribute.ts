@@ -4,9 +4,9 @@ import { ScimError, badRequest } from '../errors.js';
 import { type AttrPath, resolvePath, splitSchemaPrefix } from '../paths.js';
 import { type Json, coerceAttribute, isObject } from '../resource.js';
 import type { AttributeDef } from '../schemas.js';
-import { deepEqual } from './json.js';
+import { appendUnique, deepEqual } from './json.js';
 import { applyMembersOp } from './members.js';
-import { applyFiltered, preferPrimary } from './multiValued.js';
+import { applyFiltered, clearOtherPrimaries } from './multiValued.js';
 import { matchesValueFilter, parsePatchPath } from '../filter.js';
 import type { FilterNode, PatchOpName, PatchPath, PatchState } from './types.js';
 
@@ -59,9 +59,13 @@ function applyWhole(holder: Json, def: AttributeDef, op: PatchOpName, value: unk
       const left = items.filter((el) => !given.some((g) => sameElement(g, el)));
       return setOrDelete(holder, def.name, left.length ? left : undefined);
     }
-    // add appends, skipping values already present (RFC 7644 §3.5.2.1).
-    const added = given.filter((g) => !items.some((el) => deepEqual(el, g)));
-    return setOrDelete(holder, def.name, items.length || added.length ? preferPrimary([...items, ...added], added) : undefined);
+    // add appends, skipping values already present (RFC 7644 §3.5.2.1). In place on the
+    // working copy, with a cached key index: a PATCH of thousands of adds stays linear.
+    if (!Array.isArray(current)) holder[def.name] = items;
+    const added = appendUnique(items, given);
+    if (!items.length) delete holder[def.name];
+    else clearOtherPrimaries(items, added);
+    return;
   }
   // add and replace of a single-valued complex attribute both merge sub-attributes:
   // "sub-attributes that are not specified in the value parameter are left unchanged" (§3.5.2.3).

@@ -4,44 +4,49 @@
 // group push sends a remove-by-filter and an add in one PATCH; test/patch.test.ts "Okta: …").
 import { badRequest } from '../errors.js';
 import { type MemberRef, toMemberRefs } from '../resource.js';
-import type { FilterNode, MemberChanges, PatchOpName, PatchState } from './types.js';
+import type { FilterNode, MemberAccumulator, MemberChanges, PatchOpName, PatchState } from './types.js';
 import type { AttributeDef } from '../schemas.js';
 
-export type { MemberChanges } from './types.js';
+export type { MemberAccumulator, MemberChanges } from './types.js';
 
-export const emptyMemberChanges = (): MemberChanges => ({ add: [], remove: [] });
+export const emptyMemberChanges = (): MemberAccumulator => ({ mode: 'delta', add: new Map(), remove: new Set() });
 
 export const hasMemberChanges = (c: MemberChanges | undefined): boolean =>
   !!c && (c.replaceAll !== undefined || !!c.removeAll || c.add.length > 0 || c.remove.length > 0);
 
-export function addMembers(c: MemberChanges, refs: MemberRef[]): void {
-  const list = c.replaceAll ?? c.add;
+/** The accumulated changes in the shape the store applies. */
+export function toMemberChanges(c: MemberAccumulator): MemberChanges {
+  const refs = [...c.add.values()];
+  if (c.mode === 'replaceAll') return { replaceAll: refs, add: [], remove: [] };
+  if (c.mode === 'removeAll') return { removeAll: true, add: refs, remove: [] };
+  return { add: refs, remove: [...c.remove] };
+}
+
+export function addMembers(c: MemberAccumulator, refs: MemberRef[]): void {
   for (const ref of refs) {
-    c.remove = c.remove.filter((id) => id !== ref.value);
-    if (!list.some((m) => m.value === ref.value)) list.push(ref);
+    c.remove.delete(ref.value);
+    if (!c.add.has(ref.value)) c.add.set(ref.value, ref);
   }
 }
 
-export function removeMembers(c: MemberChanges, ids: string[]): void {
+export function removeMembers(c: MemberAccumulator, ids: string[]): void {
   for (const id of ids) {
-    c.add = c.add.filter((m) => m.value !== id);
-    if (c.replaceAll) c.replaceAll = c.replaceAll.filter((m) => m.value !== id);
-    else if (!c.removeAll && !c.remove.includes(id)) c.remove.push(id);
+    c.add.delete(id);
+    if (c.mode === 'delta') c.remove.add(id);
   }
 }
 
-export function removeAllMembers(c: MemberChanges): void {
-  delete c.replaceAll;
-  c.removeAll = true;
-  c.add = [];
-  c.remove = [];
+export function removeAllMembers(c: MemberAccumulator): void {
+  c.mode = 'removeAll';
+  c.add = new Map();
+  c.remove = new Set();
 }
 
-export function replaceAllMembers(c: MemberChanges, refs: MemberRef[]): void {
-  delete c.removeAll;
-  c.replaceAll = [...refs];
-  c.add = [];
-  c.remove = [];
+export function replaceAllMembers(c: MemberAccumulator, refs: MemberRef[]): void {
+  c.mode = 'replaceAll';
+  c.add = new Map();
+  c.remove = new Set();
+  for (const ref of refs) if (!c.add.has(ref.value)) c.add.set(ref.value, ref);
 }
 
 /**
@@ -57,7 +62,7 @@ export function memberIdsFromFilter(node: FilterNode): string[] {
 }
 
 /** The value of a remove on "members": Entra names members to drop as [{value}]; none means all. */
-export function removeMembersByValue(c: MemberChanges, value: unknown): void {
+export function removeMembersByValue(c: MemberAccumulator, value: unknown): void {
   if (value === undefined || value === null) removeAllMembers(c);
   else removeMembers(c, toMemberRefs(value).map((m) => m.value));
 }

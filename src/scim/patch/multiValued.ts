@@ -5,11 +5,25 @@ import { matchesValueFilter } from '../filter.js';
 import { type Json, coerceAttribute, isObject } from '../resource.js';
 import type { AttributeDef } from '../schemas.js';
 import type { FilterNode, PatchOpName } from './types.js';
+import { primariesOf, replaceElement } from './json.js';
 
 /**
  * RFC 7644 §3.5.2: setting "primary" to true on one value makes the server set it false on all
  * others. `preferred` are the elements this operation wrote; the first primary one among them wins.
  */
+/**
+ * preferPrimary in place, for an array the engine owns (the working copy): replaces the
+ * elements that lose "primary" without copying the array.
+ */
+export function clearOtherPrimaries(items: unknown[], preferred: unknown[]): void {
+  const winner = preferred.find((x) => isObject(x) && x.primary === true);
+  if (!winner) return;
+  for (const i of [...primariesOf(items)]) {
+    const x = items[i];
+    if (x !== winner && isObject(x)) replaceElement(items, i, { ...x, primary: false });
+  }
+}
+
 export function preferPrimary(items: unknown[], preferred: unknown[]): unknown[] {
   const winner = preferred.find((x) => isObject(x) && x.primary === true);
   if (!winner) return items;

@@ -21,9 +21,23 @@ export interface MemberChanges {
   removeAll?: boolean;
 }
 
+/**
+ * The changes as operations accumulate them, indexed by member id so each operation costs its
+ * own size, not the size of what earlier operations added (a PATCH of 20,000 member adds was
+ * quadratic with arrays). Map keeps insertion order; a re-added id moves to the end, as the
+ * array version did.
+ */
+export interface MemberAccumulator {
+  mode: 'delta' | 'replaceAll' | 'removeAll';
+  /** delta and removeAll: members to insert; replaceAll: the whole new membership. */
+  add: Map<string, MemberRef>;
+  /** delta only: ids to delete. */
+  remove: Set<string>;
+}
+
 /** The working copy one PATCH request mutates; thrown away if any operation fails. */
 export interface PatchState {
   rt: ResourceTypeDef;
   doc: Record<string, unknown>;
-  members?: MemberChanges;
+  members?: MemberAccumulator;
 }

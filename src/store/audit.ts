@@ -1,0 +1,46 @@
+// The audit trail (migrations/1796200000000_audit_log.sql): time, organization, actor,
+// operation, resource id and request id of every write — no attribute values, so the trail
+// holds no directory data beyond resource ids.
+import type { Queryable } from './pool.js';
+
+export interface AuditEntry {
+  organizationId?: string;
+  organization: string;
+  /** "token:<prefix>", "cli" or "operator". */
+  actor: string;
+  /** <Resource>.<verb>: User.create, Group.patch, token.create, token.revoke, holds.approve, organization.delete, … */
+  operation: string;
+  resourceId?: string;
+  requestId?: string;
+}
+
+export interface AuditRecord extends Required<Pick<AuditEntry, 'organization' | 'actor' | 'operation'>> {
+  at: string;
+  resourceId: string | null;
+  requestId: string | null;
+}
+
+/** Records one entry; pass the write's transaction client to commit both or neither. */
+export async function recordAudit(db: Queryable, e: AuditEntry): Promise<void> {
+  await db.query(
+    `insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+     values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text)`,
+    [e.organizationId ?? null, e.organization, e.actor, e.operation, e.resourceId ?? null, e.requestId ?? null],
+  );
+}
+
+/** The newest `limit` entries of an organization, newest first. */
+export async function listAudit(db: Queryable, organization: string, limit: number): Promise<AuditRecord[]> {
+  const { rows } = await db.query<AuditRecord>(
+    `select at, organization, actor, operation, resource_id as "resourceId", request_id as "requestId"
+       from audit_log where organization = $1::text order by at desc, id desc limit $2::int`,
+    [organization, limit],
+  );
+  return rows;
+}
+
+/** Deletes entries older than `days` days (AUDIT_RETENTION_DAYS); returns how many. */
+export async function pruneAudit(db: Queryable, days: number): Promise<number> {
+  const { rowCount } = await db.query(`delete from audit_log where at < clock_timestamp() - make_interval(days => $1::int)`, [days]);
+  return rowCount ?? 0;
+}
