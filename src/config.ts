@@ -70,6 +70,11 @@ export const configSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(65_000),
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Longest life (ms) of a verified token in a process's cache; revocations reach every
+   * process at once through NOTIFY, this bounds a missed one. 0: check every request in Postgres.
+   */
+  TOKEN_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(16),
   /**
    * Apply pending migrations when a command starts. false: wait until another process applied

@@ -18,6 +18,7 @@ import { organizationStates } from './reconciler/metricsState.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
+import { TokenCache } from './store/tokenCache.js';
 import { openDatabase, type Database } from './cli/database.js';
 import { parseArgs } from './cli/args.js';
 import { tokenCommand } from './cli/tokens.js';
@@ -161,10 +162,12 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
       controller.abort();
     });
     const metrics = setupMetrics(config, pool);
+    const tokens = config.TOKEN_CACHE_TTL_MS > 0 ? new TokenCache({ databaseUrl: db.url, ttlMs: config.TOKEN_CACHE_TTL_MS, log }) : undefined;
     const app = makeApp({
       pool,
       log,
       metrics,
+      tokens,
       options: {
         publicUrl: config.PUBLIC_URL,
         publicHosts: config.PUBLIC_HOSTS,
@@ -189,6 +192,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     } finally {
       // Also when listening failed (port in use): the reconciler must not outlive start().
       controller.abort();
+      await tokens?.close();
       await reconciler.catch(() => {});
     }
     log.info('stopped');

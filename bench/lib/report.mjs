@@ -14,13 +14,14 @@ export function row(r) {
   return out;
 }
 
-/** Target for throughput scenarios 1–4: ≥ 2× the peer and ≥ 40% of the limit. */
-export function throughputTarget(r) {
-  const checks = [];
-  if (r.peer !== null) checks.push(r.oursOverPeer !== null && r.oursOverPeer >= 2);
-  if (r.limit !== null) checks.push(r.oursOverLimit !== null && r.oursOverLimit >= 0.4);
-  r.target = [r.peer !== null ? '≥2× peer' : null, r.limit !== null ? '≥0.4× limit' : null].filter(Boolean).join(', ');
-  r.met = checks.length ? checks.every(Boolean) : null;
+/**
+ * Target for throughput scenarios 1–4 (issue 11): ours ≥ peerTimes × the peer, medians of
+ * the same run. The limit (bare SQL) is printed beside it as a ceiling, not a target.
+ */
+export function throughputTarget(r, peerTimes) {
+  if (r.peer === null || r.peer === undefined) return r;
+  r.target = `≥${peerTimes}× peer`;
+  r.met = r.oursOverPeer !== null && r.oursOverPeer >= peerTimes;
   return r;
 }
 

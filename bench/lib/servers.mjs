@@ -35,18 +35,22 @@ async function writeConfig(specs) {
 
 /**
  * Ours: migrate, start `node dist/main.js start --config <yaml>` on a free port, issue a token
- * per organization. `env` adds settings (e.g. RECONCILER_ENABLED).
+ * per organization (or those in tokensFor). Shipped defaults (LOG_LEVEL=info: one JSON line per request on stderr,
+ * read by this process as a log shipper would); `env` adds settings (e.g. RECONCILER_ENABLED).
  */
-export async function startOurs({ databaseUrl, specs, env = {} }) {
-  const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env };
+export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = specs.map((s) => s.organization) }) {
+  // BENCH_OURS_ENV='K=V,K=V': settings for every instance of ours (e.g. TOKEN_CACHE_TTL_MS=0 for an A/B).
+  const extra = Object.fromEntries((process.env.BENCH_OURS_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+  const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, ...extra };
   const config = await writeConfig(specs);
   await runNode(['dist/main.js', 'migrate'], base);
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
   const child = spawnNode(['dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
-  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
+  // Generous: scenario 10 declares 5,000 organizations at start-up.
+  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, 600_000);
   const tokens = {};
-  for (const s of specs) tokens[s.organization] = (await runNode(['dist/main.js', 'token', 'create', s.organization], base)).trim();
+  for (const org of tokensFor) tokens[org] = (await runNode(['dist/main.js', 'token', 'create', org], base)).trim();
   return { child, port, url: `http://127.0.0.1:${port}`, tokens, base: (org) => `/scim/v2/${org}`, databaseUrl };
 }
 

@@ -3,7 +3,9 @@
 // While POST /Users runs at a fixed rate (scenario 1-style traffic, its own process), users
 // are deactivated via SCIM PATCH (Entra's body) at `rate`/s; per user we measure the time from
 // the SCIM response to the target receiving the DELETE (both clocks: performance.timeOrigin +
-// performance.now() on one machine).
+// performance.now() on one machine), and from the commit of the deactivation (the user row's
+// last_modified, clock_timestamp() in the committing statement, Postgres's clock on the same
+// machine) to the DELETE's arrival — the design's definition of provisioning latency.
 import { freshDatabase, memoryOf, now, percentile, sleep, spawnNode, stopChild } from '../lib/common.mjs';
 import { userBody } from '../lib/load.mjs';
 import { startOurs, startTarget, withClient } from '../lib/servers.mjs';
@@ -100,6 +102,11 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     const events = await withClient(db, async (c) =>
       (await c.query(`select latency_ms as ms from reconcile_events where operation = 'revoke' and result = 'ok' and latency_ms is not null`)).rows.map((r) => r.ms),
     );
+    const committed = await withClient(db, async (c) =>
+      (await c.query(`select lower(user_name) as email, extract(epoch from last_modified) * 1000 as ms from scim_users where user_name like 'latu%' and not active`)).rows,
+    );
+    const fromCommit = [];
+    for (const r of committed) if (deletes[r.email] !== undefined && responded.has(r.email)) fromCommit.push(deletes[r.email] - Number(r.ms));
     if (failed || missing) notes.push(`6: ${failed} deactivation requests failed, ${missing} deactivated users never got a DELETE`);
     notes.push(
       `6: ${responded.size} deactivations sent in ${sentSeconds.toFixed(1)} s (${(responded.size / sentSeconds).toFixed(0)}/s) while background POST /Users ran at ${bgRes ? bgRes.rps.toFixed(0) : '?'}/s ` +
@@ -108,12 +115,17 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     const p = (q) => percentile(lat, q);
     const met = lat.length > 0 && p(99) <= 100 && !missing;
     const ev = (q) => percentile(events, q);
+    const c = (q) => percentile(fromCommit, q);
     return [
       row({ scenario: 6, metric: `SCIM response → target DELETE, p50 (${lat.length} users, ${rate}/s under load)`, unit: 'ms', better: 'lower', ours: p(50) }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, p95', unit: 'ms', better: 'lower', ours: p(95) }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, p99', unit: 'ms', better: 'lower', ours: p(99), target: 'p99 ≤100 ms', met }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, max', unit: 'ms', better: 'lower', ours: lat.length ? Math.max(...lat) : null }),
-      row({ scenario: 6, metric: 'commit → target confirmed (reconcile_events.latency_ms), p99', unit: 'ms', better: 'lower', ours: ev(99) }),
+      row({ scenario: 6, metric: `commit → target DELETE, p50 (${fromCommit.length} users)`, unit: 'ms', better: 'lower', ours: c(50) }),
+      row({ scenario: 6, metric: 'commit → target DELETE, p95', unit: 'ms', better: 'lower', ours: c(95) }),
+      row({ scenario: 6, metric: 'commit → target DELETE, p99', unit: 'ms', better: 'lower', ours: c(99), target: 'p99 ≤100 ms', met: fromCommit.length > 0 && c(99) <= 100 && !missing }),
+      row({ scenario: 6, metric: 'commit → target DELETE, max', unit: 'ms', better: 'lower', ours: fromCommit.length ? Math.max(...fromCommit) : null }),
+      row({ scenario: 6, metric: 'commit → target confirmed as the reconciler records it (reconcile_events.latency_ms), p99', unit: 'ms', better: 'lower', ours: ev(99) }),
       row({ scenario: 6, metric: 'ingress+reconciler process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),
     ];
   } finally {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
+import type { TokenCache } from '../store/tokenCache.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { auditWrites } from './audit.js';
 import { bearerAuth } from './auth.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   log: Logger;
   options: HttpOptions;
   metrics?: MetricsOptions;
+  /** Verified-token cache; absent: every request checks its token in Postgres. */
+  tokens?: TokenCache;
 }
 
 declare module 'express-serve-static-core' {
@@ -151,7 +154,7 @@ export function makeOpsApp({ pool, log, metrics, readiness }: Pick<AppDeps, 'poo
   return app;
 }
 
-export function makeApp({ pool, log, options, metrics }: AppDeps): express.Express {
+export function makeApp({ pool, log, options, metrics, tokens }: AppDeps): express.Express {
   const app = baseApp(log);
   mountOps(app, pool, metrics);
 
@@ -159,7 +162,7 @@ export function makeApp({ pool, log, options, metrics }: AppDeps): express.Expre
   // Authenticate before reading a body. Lenient input: Okta sends application/json, others
   // application/scim+json; parse any body as JSON (RFC 7644 §3.1: bodies are JSON).
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
-  scim.use(bearerAuth(pool, options.authLimits));
+  scim.use(bearerAuth(pool, options.authLimits, tokens));
   scim.use(publicRoot(options));
   scim.use(auditWrites(pool));
   if (options.orgLimit) scim.use(orgConcurrencyLimit(options.orgLimit));

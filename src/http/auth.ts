@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import { scimAuthFailuresTotal } from '../metrics.js';
 import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
+import type { TokenCache } from '../store/tokenCache.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
 import { authRejectedTotal } from '../metrics.js';
 import { AuthFailureLimiter, type AuthLimits } from './authLimiter.js';
@@ -26,8 +27,9 @@ const TOUCH_EVERY_MS = 60_000;
  * Authenticates SCIM requests. Failed attempts are counted per client address (req.ip: the
  * socket's address, or X-Forwarded-For under TRUST_PROXY) and per organization; over a limit
  * the answer is 429 with Retry-After and a SCIM error body, before the token is looked up.
+ * tokens: the process's verified-token cache (src/store/tokenCache.ts); without it every request checks Postgres.
  */
-export function bearerAuth(pool: Pool, limits?: AuthLimits): RequestHandler {
+export function bearerAuth(pool: Pool, limits?: AuthLimits, tokens?: TokenCache): RequestHandler {
   const limiter = limits ? new AuthFailureLimiter(limits) : undefined;
   // Series that exist from start (at 0): the first refused request then shows as an increase,
   // and their presence tells Prometheus the ingress is scraped (ScimsyncMetricsAbsent).
@@ -55,7 +57,7 @@ export function bearerAuth(pool: Pool, limits?: AuthLimits): RequestHandler {
       sendScimError(res, new ScimError(401, undefined, detail));
     };
     if (!m) return deny('missing bearer token: send "Authorization: Bearer <token>"', 'missing');
-    const auth = await authenticateToken(pool, org, m[1]!);
+    const auth = await authenticateToken(pool, org, m[1]!, tokens);
     if ('failure' in auth) return deny(`the bearer token is not valid for organization "${org}" (unknown, revoked or expired)`, auth.failure, auth.organization);
     req.auth = { organizationId: auth.organizationId, organization: auth.organization };
     const now = Date.now();

@@ -15,6 +15,10 @@ export interface ListenOptions {
   onNotify: () => void;
   /** LISTEN is (again) in place: look for work notified while it was not. */
   onConnected: () => void;
+  /** The connection was lost (called once per loss, before the reconnection is scheduled). */
+  onLost?: () => void;
+  /** application_name of the connection (pg_stat_activity); 'scimsync-reconciler-listen' by default. */
+  applicationName?: string;
   /** First reconnection delay (ms); doubles up to maxDelayMs, each with "equal jitter". */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -52,7 +56,7 @@ export function listen(opts: ListenOptions): Promise<void> {
     };
     const connect = () => {
       if (signal.aborted) return;
-      const c = makeClient(opts.url, 'scimsync-reconciler-listen');
+      const c = makeClient(opts.url, opts.applicationName ?? 'scimsync-reconciler-listen');
       current = c;
       let lost = false;
       const onLost = (err?: unknown) => {
@@ -60,6 +64,7 @@ export function listen(opts: ListenOptions): Promise<void> {
         lost = true;
         c.removeAllListeners('notification');
         c.end().catch(() => {});
+        opts.onLost?.();
         retry(err ?? new Error('LISTEN connection ended'));
       };
       // makeClient owns 'error' already (never unhandled); these decide to reconnect.

@@ -2,6 +2,7 @@
 // (a 256-bit random secret needs no slow hash) and a short public prefix to find and name it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from './pool.js';
+import type { TokenCache } from './tokenCache.js';
 
 const TOKEN_PREFIX = 'scimsync';
 const TOKEN_PATTERN = /^scimsync_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
@@ -85,6 +86,7 @@ export async function revokeToken(db: Queryable, organizationId: string, prefix:
 const DUMMY_HASH = sha256('scimsync-no-such-token');
 
 /**
+/**
  * Why a presented token was refused. `organization` is the slug of the organization the stored
  * token belongs to, and only set when the secret matched (so a caller cannot invent label
  * values): "revoked" with an organization means an IdP still sends a token revoked there (a
@@ -98,26 +100,48 @@ export interface AuthFailure {
 /**
  * Checks a presented bearer token for an organization slug. Returns the token's identity, or
  * an AuthFailure for a malformed, unknown, revoked, expired or other-organization token, or any
- * token of a deleted organization (all answer 401 alike; the reason is for metrics). Every
- * check runs on each request, so a revocation holds from the next request on.
+ * token of a deleted organization (all answer 401 alike; the reason is for metrics).
+ * With a cache (tokenCache.ts), a token verified within the last few seconds is accepted
+ * without a round trip while its notification connection is up; a revocation or an
+ * organization's deletion empties the cache of every process through NOTIFY, so it holds
+ * within milliseconds. Without one (or while the connection is down) every check runs in Postgres.
  */
-export async function authenticateToken(db: Queryable, organization: string, presented: string): Promise<AuthenticatedToken | AuthFailure> {
+export async function authenticateToken(
+  db: Queryable,
+  organization: string,
+  presented: string,
+  cache?: TokenCache,
+): Promise<AuthenticatedToken | AuthFailure> {
+  const hash = sha256(presented);
+  // The key is the SHA-256 of the secret (never the secret); a Map lookup by it reveals
+  // nothing usable through timing, as a hash preimage is needed to aim at an entry.
+  const key = cache?.active ? hash.toString('hex') : undefined;
+  if (key) {
+    const hit = cache!.get(key);
+    if (hit && hit.organization === organization) return hit;
+  }
+  const ticket = cache?.ticket() ?? -1;
+  const startedAt = Date.now();
   const m = TOKEN_PATTERN.exec(presented);
-  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; revoked: boolean; expired: boolean }>(
-    `select t.id, t.token_hash as hash, t.organization_id as "organizationId", o.slug,
-            (t.revoked_at is not null or o.deleted_at is not null) as revoked, coalesce(t.expires_at <= now(), false) as expired
+  const { rows } = await db.query<{ id: string; hash: Buffer; organizationId: string; slug: string; revoked: boolean; expired: boolean; expiresInMs: number | null }>({
+    name: 'scimsync_authenticate_token',
+    text: `select t.id, t.token_hash as hash, t.organization_id as "organizationId", o.slug,
+            (t.revoked_at is not null or o.deleted_at is not null) as revoked, coalesce(t.expires_at <= now(), false) as expired,
+            (extract(epoch from t.expires_at - now()) * 1000)::float8 as "expiresInMs"
        from scim_tokens t join organizations o on o.id = t.organization_id
       where t.prefix = $1::text`,
-    [m?.[1] ?? ''],
-  );
+    values: [m?.[1] ?? ''],
+  });
   const row = rows[0];
-  const same = timingSafeEqual(sha256(presented), row?.hash ?? DUMMY_HASH);
+  const same = timingSafeEqual(hash, row?.hash ?? DUMMY_HASH);
   if (!m) return { failure: 'malformed' };
   if (!row || !same) return { failure: 'unknown' };
   if (row.revoked) return { failure: 'revoked', organization: row.slug };
   if (row.expired) return { failure: 'expired', organization: row.slug };
   if (row.slug !== organization) return { failure: 'wrong_organization', organization: row.slug };
-  return { tokenId: row.id, organizationId: row.organizationId, organization: row.slug };
+  const token = { tokenId: row.id, organizationId: row.organizationId, organization: row.slug };
+  if (cache) cache.put(ticket, key ?? hash.toString('hex'), token, startedAt, row.expiresInMs);
+  return token;
 }
 
 /** Records use at most once a minute per token, to keep writes off the hot path. */

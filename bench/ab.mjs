@@ -1,0 +1,109 @@
+// A/B of two configurations of ours, back to back, for measuring one change on a noisy machine:
+//   node bench/ab.mjs [--a 'K=V,K=V'] [--b 'K=V,...'] [--a-root DIR] [--b-root DIR]
+//                     [--case lookup|post|page|patch] [--rounds 5] [--duration 3] [--users 10000]
+// Both run as `node <root>/dist/main.js start` (ingress only, LOG_LEVEL=info unless overridden)
+// on one fresh database; each round loads A then B (then B then A, alternating the order) with
+// autocannon at c16; prints each round's A/B ratio, their median and the load average.
+// Besides req/s (which a loaded machine makes noisy), per request: the server process's CPU
+// time (utime+stime from /proc, ms) and Postgres transactions (pg_stat_database.xact_commit,
+// i.e. statements outside a transaction block), which contention does not distort.
+// --a-root/--b-root: another checkout (built) to compare code rather than settings.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import path from 'node:path';
+import { freshDatabase, loadavg, median, ROOT, startPostgres, stopAllChildren, runNode, spawnNode, waitForHttp } from './lib/common.mjs';
+import { load, userBody } from './lib/load.mjs';
+import { scim, seedOurs } from './lib/servers.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : argv[i + 1];
+};
+const envOf = (s) => Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+const which = arg('case', 'lookup');
+const rounds = Number(arg('rounds', 5));
+const duration = Number(arg('duration', 3));
+const users = Number(arg('users', 10_000));
+const say = (m) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+const pgServer = await startPostgres(log);
+const dbUrl = await freshDatabase(pgServer.adminUrl, `bench_ab_${randomBytes(4).toString('hex')}`);
+
+async function start(name, root, extra) {
+  const env = { DATABASE_URL: dbUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', RECONCILER_ENABLED: 'false', ...extra };
+  await runNode([path.join(root, 'dist/main.js'), 'migrate'], env);
+  const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
+  const port = await freePort();
+  // AB_CPU_PROF=<dir>: the servers write V8 CPU profiles there when stopped (node --cpu-prof).
+  const prof = process.env.AB_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AB_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const child = spawnNode([...prof, path.join(root, 'dist/main.js'), 'start'], { ...env, PORT: String(port) }, { name });
+  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
+  const token = (await runNode([path.join(root, 'dist/main.js'), 'token', 'create', 'demo'], env)).trim();
+  return { child, url: `http://127.0.0.1:${port}`, tokens: { demo: token }, base: () => '/scim/v2/demo', databaseUrl: dbUrl };
+}
+
+try {
+  const A = await start('A', path.resolve(arg('a-root', ROOT)), envOf(arg('a')));
+  const B = await start('B', path.resolve(arg('b-root', ROOT)), envOf(arg('b')));
+  say(`seeding ${users} users`);
+  await seedOurs(A, 'demo', 'abu', users);
+  const group = await scim(A, 'demo', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'ab' });
+  const pick = (n) => (n * 7919) % users;
+  const run = (sys, tag) => {
+    const common = { url: sys.url, token: sys.tokens.demo, duration };
+    if (which === 'lookup') return load({ ...common, path: (n) => `/scim/v2/demo/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
+    if (which === 'page') return load({ ...common, path: '/scim/v2/demo/Users?startIndex=1&count=100' });
+    if (which === 'post') return load({ ...common, method: 'POST', path: '/scim/v2/demo/Users', body: (n) => userBody(`ab${tag}-`, n) });
+    if (which === 'patch') {
+      const op = (n) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: `g${tag}${n}` }] });
+      return load({ ...common, method: 'PATCH', path: `/scim/v2/demo/Groups/${group.id}`, body: op });
+    }
+    throw new Error(`unknown --case ${which}`);
+  };
+  const stats = new pg.Client({ connectionString: dbUrl });
+  await stats.connect();
+  const cpuMs = async (pid) => {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  };
+  const xacts = async () => {
+    await stats.query('select pg_stat_clear_snapshot()');
+    return Number((await stats.query('select xact_commit from pg_stat_database where datname = current_database()')).rows[0].xact_commit);
+  };
+  const per = { A: { cpu: [], xact: [] }, B: { cpu: [], xact: [] } };
+  const ratios = [];
+  const rps = { A: [], B: [] };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? ['B', 'A'] : ['A', 'B'];
+    const got = {};
+    for (const k of order) {
+      const sys = k === 'A' ? A : B;
+      const [c0, x0] = [await cpuMs(sys.child.pid), await xacts()];
+      const res = await run(sys, `${k}${r}`);
+      await new Promise((r) => setTimeout(r, 600)); // pg_stat counters are flushed at most every 0.5 s
+      const [c1, x1] = [await cpuMs(sys.child.pid), await xacts()];
+      const n = res.ok + res.non2xx;
+      per[k].cpu.push((c1 - c0) / n);
+      per[k].xact.push((x1 - x0 - 2) / n);
+      if (res.errors || res.non2xx) say(`${k}: ${res.errors} errors, ${res.non2xx} non-2xx`);
+      got[k] = res.rps;
+      rps[k].push(res.rps);
+    }
+    ratios.push(got.A / got.B);
+    say(
+      `round ${r + 1}: A ${got.A.toFixed(0)}/s ${per.A.cpu.at(-1).toFixed(2)} cpu-ms/req ${per.A.xact.at(-1).toFixed(2)} xact/req | ` +
+        `B ${got.B.toFixed(0)}/s ${per.B.cpu.at(-1).toFixed(2)} cpu-ms/req ${per.B.xact.at(-1).toFixed(2)} xact/req | A/B rps ${(got.A / got.B).toFixed(3)}  load ${JSON.stringify(loadavg())}`,
+    );
+  }
+  const out = { case: which, a: arg('a') ?? '', b: arg('b') ?? '', aRoot: arg('a-root') ?? '.', bRoot: arg('b-root') ?? '.', rounds, duration, users, medianA: median(rps.A), medianB: median(rps.B), medianRatio: median(ratios), ratios,
+    cpuMsPerRequest: { A: median(per.A.cpu), B: median(per.B.cpu), ratio: median(per.A.cpu) / median(per.B.cpu) },
+    xactPerRequest: { A: median(per.A.xact), B: median(per.B.xact) }, load: loadavg() };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  await stats.end();
+} finally {
+  await stopAllChildren();
+  await pgServer.stop().catch(() => {});
+}
