@@ -157,7 +157,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     // listening backend of the database, so a second connection doubles those wake-ups.
     const listener = config.RECONCILER_ENABLED || config.TOKEN_CACHE_TTL_MS > 0 ? new Listener({ url: db.url, log }) : undefined;
     const reconciler = config.RECONCILER_ENABLED
-      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal, listener })
+      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal, config, listener })
       : Promise.resolve();
     let failed = false;
     reconciler.catch((e: unknown) => {
@@ -212,7 +212,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   process.once('SIGINT', stop);
   try {
     return await withDatabase(config, log, async (pool, db) => {
-      const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
+      const run = reconcilerCommands[command](argv, { pool, config, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
       const server = makeServer(makeOpsApp({ pool, log, metrics: setupMetrics(config, pool) }), timeoutsOf(config), log);
