@@ -15,7 +15,6 @@ import { InvalidSpecError } from './desired.js';
 import { AbortedError, TerminalError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
-import { sampleOrganizationGauges } from './orgGauges.js';
 import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
 
 export interface ReconcilerSettings {
@@ -255,7 +254,6 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           queueDepth.set(st.depth);
           queueOldest.set(st.oldestSeconds);
           queueFailing.set(st.failing);
-          await sampleOrganizationGauges(pool);
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
