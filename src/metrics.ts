@@ -44,7 +44,7 @@ export const scimOrgThrottledTotal = new Counter({
 
 export const scimAuthFailuresTotal = new Counter({
   name: 'scimsync_scim_auth_failures_total',
-  help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',
+  help: 'SCIM requests refused at authentication, by reason: 401 missing|malformed|unknown|revoked|expired|wrong_organization, or 429 rate_limited (too many failed attempts from the address or against the organization); organization: the one the presented token belongs to ("" when no stored token matched, and for rate_limited).',
   labelNames: ['organization', 'reason'] as const,
   registers: [registry],
 });
@@ -53,13 +53,6 @@ export const scimUnknownMembersTotal = new Counter({
   name: 'scimsync_scim_unknown_members_total',
   help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',
   labelNames: ['organization'] as const,
-  registers: [registry],
-});
-
-export const authRejectedTotal = new Counter({
-  name: 'scimsync_scim_auth_rejected_total',
-  help: 'SCIM requests refused at authentication, by reason: unauthorized (401: missing, unknown, revoked or expired token) or rate_limited (429: too many failed attempts from the address or against the organization).',
-  labelNames: ['reason'] as const,
   registers: [registry],
 });
 
