@@ -359,6 +359,16 @@ describe('help', () => {
     expect(stdout).toContain('scimsync token create <org>');
   });
 
+  it('an unreachable DATABASE_URL at start: one line naming DATABASE_URL, where and why, never the password; exit 1', async () => {
+    const r = await runCli(['start'], cliEnv({ DATABASE_URL: 'postgres://nobody:s3cr3t-pw@127.0.0.1:1/none', PORT: '0', LOG_LEVEL: 'warn' }), { script: BIN });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(
+      'cannot connect to the database at DATABASE_URL (127.0.0.1:1/none): connection refused — check that PostgreSQL is running and DATABASE_URL is right',
+    );
+    expect(r.stderr).not.toContain('s3cr3t-pw');
+  });
+
   it('an unknown command fails with the usage', async () => {
     const r = await runCli(['frobnicate'], cliEnv({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), { script: BIN });
     expect(r.code).toBe(2);

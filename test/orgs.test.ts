@@ -151,6 +151,21 @@ describe('an organization removed from the --config files (Delete Configuration 
     expect(logLines(server.stderr)).toContainEqual(expect.objectContaining({ msg: 'organization deleted: no longer declared', organization: 'demo', tokensRevoked: 1 }));
   });
 
+  it('org delete demo: the hints say a start without --config restores it, and it does (old tokens stay revoked)', async () => {
+    await h.start([]);
+    const old = await h.token('demo');
+    const del = await runCli(['org', 'delete', 'demo'], h.env);
+    expect(del.code, del.stderr).toBe(0);
+    expect(del.stderr).toContain('a `scimsync start` without --config declares "demo" again and restores it');
+    const refused = await runCli(['token', 'create', 'demo'], h.env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/organization "demo" was deleted at .*: it gets no new tokens; declare it again \(scimsync start --config …\) or restart without --config/);
+    await h.start([]);
+    expect((await findOrganization(h.db.pool, 'demo'))!.deletedAt).toBeNull();
+    expect(await h.users('demo', old)).toBe(401);
+    expect(await h.users('demo', await h.token('demo'))).toBe(200);
+  });
+
   it('a start without --config deletes nothing: it declares only demo (the quick start)', async () => {
     const file = await h.writeConfig('keep.yaml', ['wayne']);
     await h.start(['--config', file]);

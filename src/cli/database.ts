@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { startEmbeddedPostgres } from '../store/embedded.js';
+import { checkDatabaseReachable } from '../store/reachable.js';
 
 export interface Database {
   url: string;
@@ -11,7 +12,11 @@ export interface Database {
 }
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: false, stop: async () => {} };
+  if (config.DATABASE_URL) {
+    // Fail here with one line naming DATABASE_URL, not later with a bare "connect ECONNREFUSED".
+    await checkDatabaseReachable(config.DATABASE_URL, config.DATABASE_CONNECT_TIMEOUT_MS);
+    return { url: config.DATABASE_URL, embedded: false, stop: async () => {} };
+  }
   const db = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, log });
   return { url: db.url, embedded: true, stop: db.stop };
 }

@@ -54,7 +54,9 @@ export async function orgCommand(argv: string[], ctx: OrgCliContext): Promise<nu
           'its SCIM endpoint answers 401 from the next request on and the reconciler no longer provisions it ' +
           "(the application's memberships are left as they are)",
   );
-  if (organization.owner?.kind === 'file' && organization.owner.ref !== BUILTIN_DEMO_REF) {
+  if (slug === 'demo') {
+    ctx.err('a `scimsync start` without --config declares "demo" again and restores it (with no tokens: the revoked ones stay revoked)');
+  } else if (organization.owner?.kind === 'file' && organization.owner.ref !== BUILTIN_DEMO_REF) {
     ctx.err(`remove it from ${organization.owner.ref} too: the next \`scimsync start --config\` that declares it restores it (with no tokens)`);
   }
   return 0;

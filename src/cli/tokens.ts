@@ -29,7 +29,7 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
   switch (verb) {
     case 'create': {
       if (org.deletedAt) {
-        ctx.err(`organization "${org.slug}" was deleted at ${org.deletedAt}: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        ctx.err(`organization "${org.slug}" was deleted at ${org.deletedAt}: it gets no new tokens; ${restoreHint(org.slug)}`);
         return 1;
       }
       const expiresIn = flags.get('expires-in');
@@ -45,7 +45,7 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
         });
       } catch (e) {
         if (!(e instanceof OrganizationDeletedError)) throw e;
-        ctx.err(`organization "${org.slug}" was deleted meanwhile: it gets no new tokens; declare it again (scimsync start --config …) to restore it`);
+        ctx.err(`organization "${org.slug}" was deleted meanwhile: it gets no new tokens; ${restoreHint(org.slug)}`);
         return 1;
       }
       const { token, prefix: p } = issued;
@@ -83,4 +83,11 @@ export async function tokenCommand(argv: string[], ctx: TokenCliContext): Promis
       ctx.err(USAGE);
       return 2;
   }
+}
+
+/** How a deleted organization comes back: declared again; `demo` also by a start without --config (declareOrganizations). */
+export function restoreHint(slug: string): string {
+  return slug === 'demo'
+    ? 'declare it again (scimsync start --config …) or restart without --config (that declares the built-in "demo") to restore it; its old tokens stay revoked'
+    : 'declare it again (scimsync start --config …) to restore it; its old tokens stay revoked';
 }

@@ -42,10 +42,20 @@ export interface LeaderElectorOptions extends LeaseTimings {
 }
 
 const lease = (o: LeaderElectorOptions) => ({ group: 'coordination.k8s.io', version: 'v1', namespace: o.namespace, plural: 'leases' });
+/**
+ * Waits ms or until the signal aborts. The listener is removed when the timer fires: the
+ * signal lives as long as the process and renewLoop sleeps every retryPeriod, so a listener
+ * left behind per call grew without bound (Node's MaxListenersExceededWarning after 11).
+ */
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 /** client-go's wait.Jitter(retryPeriod, 1.2). */
 const jittered = (ms: number) => ms * (1 + Math.random() * 1.2);

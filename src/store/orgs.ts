@@ -132,7 +132,29 @@ export async function claimOrganizationIn(client: PoolClient, spec: ScimConfigSp
       returning ${COLUMNS}`,
     [current.id, JSON.stringify(spec), owner.kind, owner.ref, owner.uid ?? null],
   );
-  return { status: 'claimed', organization: organizationOf(updated[0]!), created: (inserted.rowCount ?? 0) > 0, restored: current.deletedAt !== null };
+  const restored = current.deletedAt !== null;
+  if (restored || newOwnerObject(current.owner, owner)) await resetSyncState(client, current.id);
+  return { status: 'claimed', organization: organizationOf(updated[0]!), created: (inserted.rowCount ?? 0) > 0, restored };
+}
+
+/** A different owning object: another kind, or the same Kubernetes name with a new uid (deleted and created again). */
+const newOwnerObject = (before: Owner | null, after: Owner) =>
+  before !== null && (before.kind !== after.kind || (before.uid ?? null) !== (after.uid ?? null));
+
+/**
+ * Forgets the reconciler's last full resync (time, plan, error) and makes the next one due
+ * now: a restored organization, or one claimed by a new object, has not been synced by its
+ * new declaration, so its status starts again at "no full resync yet" (ScimConfig Synced
+ * Unknown AwaitingFirstSync) instead of reporting the previous owner's result.
+ */
+async function resetSyncState(client: PoolClient, organizationId: string): Promise<void> {
+  await client.query(
+    `update reconcile_status
+        set last_full_sync_at = null, last_full_sync_seconds = null, member_count = null, last_plan = null, last_error = null,
+            next_resync_at = clock_timestamp()
+      where organization_id = $1::uuid`,
+    [organizationId],
+  );
 }
 
 /** claimOrganizationIn in a transaction of its own. */
