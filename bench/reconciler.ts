@@ -83,7 +83,7 @@ async function latency(): Promise<void> {
   const ids: string[] = [];
   for (let i = 0; i < users; i++) {
     const r = await scim('/Users', 'POST', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `user${i}@bench.example`, active: true });
-    ids.push(r.body.id);
+    ids.push((r.body as { id: string }).id);
   }
   await waitFor(() => target.members('acme').length === users);
   const wall: number[] = [];
@@ -113,7 +113,7 @@ async function resync(): Promise<void> {
   const db = await database();
   const pool = makePool(db.url, 8);
   const target = kind === 'http' ? await startHttpTarget() : undefined;
-  const spec = target ? { target: { type: 'http', http: { baseUrl: target.baseUrl } } } : {};
+  const spec = target ? { target: { type: 'http' as const, http: { baseUrl: target.baseUrl } } } : {};
   const org = await upsertOrganization(pool, { organization: 'big', ...spec });
   let t = performance.now();
   await pool.query(

@@ -153,7 +153,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     // The reconciler runs beside the ingress in one process unless disabled; both stop on
     // the same signal (every runnable part is start(signal) → Promise<void>).
     const reconciler = config.RECONCILER_ENABLED
-      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal })
+      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal, config })
       : Promise.resolve();
     let failed = false;
     reconciler.catch((e: unknown) => {
@@ -207,7 +207,7 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   process.once('SIGINT', stop);
   try {
     return await withDatabase(config, log, async (pool, db) => {
-      const run = reconcilerCommands[command](argv, { pool, databaseUrl: db.url, log, out, signal: controller.signal });
+      const run = reconcilerCommands[command](argv, { pool, config, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
       const server = makeServer(makeOpsApp({ pool, log, metrics: setupMetrics(config, pool) }), timeoutsOf(config), log);

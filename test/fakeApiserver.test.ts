@@ -518,13 +518,13 @@ describe('more verbs', () => {
       merge,
     );
     const accept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
-    const t = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs`, { headers: { accept } })).json();
+    const t: any = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1/namespaces/default/scimconfigs`, { headers: { accept } })).json();
     expect(t.kind).toBe('Table');
     expect(t.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Ready', 'Reason', 'Endpoint', 'Token-Created', 'Last-Sync', 'Drift', 'Age']);
     expect(t.rows[0].cells).toEqual(['acme', 'False', 'InvalidSpec', 'http://x/scim/v2/acme/', '5m', null, null, expect.stringMatching(/^\d+s$/)]);
     expect(t.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'acme' } });
-    const root = await (await fetch(`${fake.url}/openapi/v3`)).json();
-    const gv = await (await fetch(`${fake.url}${root.paths['apis/scimsync.io/v1alpha1'].serverRelativeURL}`)).json();
+    const root: any = await (await fetch(`${fake.url}/openapi/v3`)).json();
+    const gv: any = await (await fetch(`${fake.url}${root.paths['apis/scimsync.io/v1alpha1'].serverRelativeURL}`)).json();
     const patch = gv.paths['/apis/scimsync.io/v1alpha1/namespaces/{namespace}/scimconfigs/{name}'].patch;
     expect(patch.parameters.map((p: any) => p.name)).toContain('fieldValidation');
     expect(Object.keys(patch.requestBody.content)).not.toContain('application/strategic-merge-patch+json');
@@ -546,7 +546,7 @@ describe('more verbs', () => {
   });
 
   it('discovery lists the served resources (for KubernetesObjectApi and kubectl)', async () => {
-    const r = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1`)).json();
+    const r: any = await (await fetch(`${fake.url}/apis/scimsync.io/v1alpha1`)).json();
     expect(r.resources.map((x: any) => x.name)).toEqual(['scimconfigs', 'scimconfigs/status']);
     expect(r.resources[0]).toMatchObject({ kind: 'ScimConfig', namespaced: true, shortNames: ['scimcfg'] });
   });

@@ -1,7 +1,8 @@
-// Replays recorded IdP request sequences (test/fixtures/idp/*.json) through the real app:
-// vendor quirks are data (STYLE.md §7). Each step's response must match the recorded
-// expectation (status, a partial body match, optional array lengths); values captured from
-// one step ({{userId}}) feed the next.
+// Replays IdP request sequences (test/fixtures/idp/*.json) through the real app: vendor quirks
+// are data (STYLE.md §7). The sequences are not recorded traffic: each request is written from
+// a vendor document, named in the step's `source` (title and URL). Each step's response must
+// match the expectation (status, a partial body match, optional array lengths); values
+// captured from one step ({{userId}}) feed the next.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,8 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 
 interface Step {
   name: string;
+  /** The document the request is written from. */
+  source: { title: string; url: string };
   quirk?: string;
   request: { method: string; path: string; headers?: Record<string, string>; body?: unknown };
   capture?: Record<string, string>;
@@ -32,6 +35,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
 
     for (const step of fixture.steps) {
       it(step.quirk ? `${step.name} [${step.quirk}]` : step.name, async () => {
+        expect(step.source, 'every step names the document its request is written from').toMatchObject({ title: expect.any(String), url: expect.stringMatching(/^https:\/\//) });
         const req = substitute(step.request, vars);
         const res = await s.scim(req.path, { method: req.method, body: req.body, headers: req.headers });
         expect(res.status, res.text).toBe(step.expect.status);

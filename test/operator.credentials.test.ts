@@ -34,7 +34,7 @@ const setToken = (value: string, create = false) => {
 
 it('tokenSecretRef is read through the API in the ScimConfig namespace, and a rotated token is used on the next call', async () => {
   setToken('tok-1', true);
-  const spec = { organization: 'creds', target: { type: 'http', http: { baseUrl: target.baseUrl, tokenSecretRef: { name: 'app-creds', key: 'token' }, maxRetries: 0 } } };
+  const spec = { organization: 'creds', target: { type: 'http' as const, http: { baseUrl: target.baseUrl, tokenSecretRef: { name: 'app-creds', key: 'token' }, maxRetries: 0 } } };
   const claim = await claimOrganization(rig.db.pool, spec, { kind: 'kubernetes', ref: 'team-a/creds', uid: 'uid-creds' });
   expect(claim.status).toBe('claimed');
   const orgId = claim.organization.id;

@@ -256,7 +256,7 @@ describe('SIGTERM', () => {
 
     const res = await post;
     expect(res.status).toBe(201);
-    expect((await res.json()).userName).toBe('slow@example.com');
+    expect(((await res.json()) as { userName: string }).userName).toBe('slow@example.com');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalled).toBeLessThan(timeoutMs);
     const { rows } = await db.pool.query(`select 1 from scim_users where user_name = 'slow@example.com'`);
@@ -309,7 +309,7 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
 
     const res = await fetch(`${base}/scim/v2/demo/Users`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).totalResults).toBe(0);
+    expect(((await res.json()) as { totalResults: number }).totalResults).toBe(0);
 
     server.child.kill('SIGTERM');
     const exit = await Promise.race([server.exited, sleep(20_000).then(() => 'timeout' as const)]);

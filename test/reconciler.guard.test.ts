@@ -12,6 +12,7 @@ import { markOrganization } from '../src/reconciler/queue.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
+import { loadConfig } from '../src/config.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -46,7 +47,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   target = await startHttpTarget();
   target.latencyMs = LATENCY_MS;
-  running = ['guard-a', 'guard-b'].map((workerId) => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, workerId, settings }));
+  running = ['guard-a', 'guard-b'].map((workerId) => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId, settings }));
 });
 afterAll(async () => {
   stop.abort();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReconciler } from '../src/reconciler/index.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { loadConfig } from '../src/config.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -31,6 +32,7 @@ beforeAll(async () => {
     databaseUrl: srv.db.url,
     log: makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.scim.test.ts')),
     signal: stop.signal,
+    config: loadConfig(),
     settings: { pollMs: 100 },
   });
 });
@@ -122,7 +124,7 @@ describe('SCIM → reconciler → HTTP target', () => {
         ],
       },
     });
-    expect(entra.status, entra.text).toBe(204);
+    expect(entra.status, entra.text).toBe(200);
     await until(() => mine().some((w) => w.method === 'DELETE'));
     const after = await srv.scim(`/Users/${id}`);
     expect(after.body.active).toBe(false);

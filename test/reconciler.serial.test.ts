@@ -8,6 +8,7 @@ import { startReconciler } from '../src/reconciler/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
+import { loadConfig } from '../src/config.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -21,7 +22,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const once = () => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: new AbortController().signal, workerId: 'serial', once: true, settings: { concurrency: 1 } });
+const once = () => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: new AbortController().signal, config: loadConfig(), workerId: 'serial', once: true, settings: { concurrency: 1 } });
 
 describe('statements of a batch', () => {
   it('revoking a batch of members under the guard sends one statement at a time on the batch client', async () => {

@@ -8,6 +8,7 @@ import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js'
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addGroup, addToGroup, addUser, addUsers, createOrg, setSpec, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
+import { loadConfig } from '../src/config.js';
 
 let db: TestDatabase;
 let target: HttpTargetServer;
@@ -22,11 +23,11 @@ const httpSpec = (extra: Record<string, unknown> = {}) => ({
 });
 const calls = (org: string) => target.writes(org).map((w) => `${w.method} ${w.email}${w.method === 'PUT' ? ` ${w.body.role}${w.body.teams.length ? ` [${w.body.teams}]` : ''}` : ''}`);
 const gauge = async (g: typeof driftMembers | typeof revocationsHeld, labels: Record<string, string>) =>
-  (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
+  (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))?.value;
 
 async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  const code = await reconcilerCommands[cmd](args, { pool: db.pool, databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
+  const code = await reconcilerCommands[cmd](args, { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
   expect(code).toBe(0);
   return lines;
 }
@@ -34,7 +35,7 @@ async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promis
 beforeAll(async () => {
   db = await createTestDatabase();
   target = await startHttpTarget();
-  running = startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, workerId: 'test-worker', settings });
+  running = startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId: 'test-worker', settings });
 });
 afterAll(async () => {
   stop.abort();
@@ -46,7 +47,7 @@ afterAll(async () => {
 describe('reconciler', () => {
   it('a target rejecting writes (403) fails the pass: terminal result, 4xx metric, status and plan show it', async () => {
     const count = async (labels: Record<string, string>, m: typeof reconcileTotal | typeof targetRequestsTotal) =>
-      (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+      (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((a, v) => a + v.value, 0);
     const org = await createOrg(db.pool, 'rejecting', httpSpec());
     // The first full pass (scheduled at once for a new organization) has finished: the next
     // is a resyncInterval away, so nothing clears the error recorded below.
@@ -212,7 +213,7 @@ describe('reconciler', () => {
     await waitFor(async () => (await db.pool.query(`select attempts from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rows[0]?.attempts >= 2, 5000, 'retries');
     const { rows } = await db.pool.query(`select last_error from reconcile_queue where organization_id = $1 and user_id is not null`, [org]);
     expect(rows[0].last_error).toMatch(/gave up after 1 attempts/);
-    const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+    const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
     await expect(reconcilerCommands.plan(['broken'], ctx)).rejects.toThrow(/127\.0\.0\.1:1/);
   });
 
@@ -222,7 +223,7 @@ describe('reconciler', () => {
       unsorted.unsorted = true;
       await createOrg(db.pool, 'unsorted', { target: { type: 'http', http: { baseUrl: unsorted.baseUrl, pageSize: 10 } } });
       for (const e of ['a@u.io', 'b@u.io', 'c@u.io']) unsorted.put('unsorted', { email: e, role: 'member', teams: [] });
-      const ctx = { pool: db.pool, databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+      const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
       await expect(reconcilerCommands.plan(['unsorted'], ctx)).rejects.toThrow(/not in ascending email order/);
       await new Promise((r) => setTimeout(r, 200));
       expect(unsorted.writes()).toEqual([]);

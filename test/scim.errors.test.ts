@@ -303,7 +303,7 @@ describe('PATCH errors leave the resource unchanged', () => {
     { name: 'pathless add with a non-object value', body: patchBody([{ op: 'add', value: 'x' }]), status: 400, scimType: 'invalidValue' },
     { name: 'a valid operation followed by a bad one (atomic)', body: patchBody([{ op: 'replace', path: 'displayName', value: 'Changed' }, { op: 'remove', path: 'userName' }]), status: 400, scimType: 'mutability', detail: /Operations\[1\]/ },
     { name: 'a NUL character in a value', body: patchBody([{ op: 'replace', path: 'displayName', value: 'a\u0000b' }]), status: 400, scimType: 'invalidValue' },
-  ].map((c) => ({ ...c, method: 'PATCH', path: user }));
+  ].map((c): Case => ({ ...(c as Omit<Case, 'path'>), method: 'PATCH', path: user }));
   it.each(cases)('$name', async (c) => {
     const before = await s.scim(user());
     await check(c);

@@ -88,6 +88,18 @@ describe('PATCH members', () => {
     expect(await memberIds(id)).toEqual([]);
   });
 
+  it('answers 204 whoever the client is, and 200 with the projected group when attributes are asked for (RFC 7644 §3.5.2)', async () => {
+    const body = { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: userIds[0] }] }] };
+    const okta = await s.scim(`/Groups/${id}`, { method: 'PATCH', headers: { 'user-agent': 'Okta SCIM Client 1.0.0' }, body });
+    expect(okta.status, okta.text).toBe(204);
+    expect(okta.headers.get('etag')).toMatch(/^W\/"\d+"$/);
+    const asked = await s.scim(`/Groups/${id}?excludedAttributes=members`, { method: 'PATCH', body: { ...body, Operations: [{ op: 'replace', path: 'displayName', value: 'Patchable' }] } });
+    expect(asked.status, asked.text).toBe(200);
+    expect(asked.body).toMatchObject({ id, displayName: 'Patchable' });
+    expect(asked.body.members).toBeUndefined();
+    await patch(id, [{ op: 'remove', path: 'members' }]);
+  });
+
   it('applies all operations or none', async () => {
     await patch(id, [{ op: 'add', path: 'members', value: [{ value: userIds[0] }] }]);
     const res = await patch(id, [

@@ -183,8 +183,9 @@ describe('PUT, PATCH, DELETE /Users', () => {
       headers: { 'if-match': 'W/"2"' },
       body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Author' }] },
     });
-    expect(ok.status).toBe(204);
+    expect(ok.status).toBe(200); // a User PATCH answers with the User (sendPatchResult)
     expect(ok.headers.get('etag')).toBe('W/"3"');
+    expect(ok.body.meta.version).toBe('W/"3"');
   });
 
   it('PATCH returns the resource when attributes are asked for', async () => {

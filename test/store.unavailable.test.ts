@@ -47,7 +47,7 @@ describe('the database is unavailable', () => {
       const res = await fetch(`${app.url}/scim/v2/acme/Users`, { method: 'POST', headers: { authorization: `Bearer ${scimToken}`, 'content-type': 'application/scim+json' }, body: JSON.stringify({ userName: 'a@x.io' }) });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      const body = await res.json();
+      const body = (await res.json()) as { schemas: string[]; status: string; detail: string };
       expect(body.schemas).toEqual([ERROR_SCHEMA]);
       expect(body.status).toBe('503');
       expect(body.detail).toMatch(/temporarily unavailable/);

@@ -219,7 +219,7 @@ describe('local mode agrees with the apiserver on generated specs', () => {
     let accepted = 0;
     fc.assert(
       fc.property(spec, organization, typo, (s, org, key) => {
-        const doc = sample({ ...s, organization: org, ...(key ? { [key]: {} } : {}) });
+        const doc = sample({ ...s, organization: org, ...(key ? { [key as string]: {} } : {}) });
         if (org === undefined) delete doc.spec.organization;
         const verdict = local(doc);
         const apiserver = validate(structuredClone(doc));

@@ -13,26 +13,12 @@ import { publicRoot } from './publicUrl.js';
 import { discoveryRouter } from './discovery.js';
 import { errorMiddleware, noOrganizationRoute, notFoundRoute } from './errors.js';
 import { groupsRouter } from './groups.js';
+import type { HttpOptions } from './options.js';
 import { usersRouter } from './users.js';
 import { checkJsonBody, checkQuery } from '../scim/inputText.js';
 import { orgConcurrencyLimit, type OrgLimitOptions } from './orgLimit.js';
 
-export interface HttpOptions {
-  publicUrl?: string;
-  /** Hosts accepted from the Host header for links when publicUrl is unset (PUBLIC_HOSTS). */
-  publicHosts?: string[];
-  /** Failed-authentication limits; unset: none (tests of other behaviour). */
-  authLimits?: AuthLimits;
-  /** Proxy hops trusted for X-Forwarded-For (express "trust proxy"). */
-  trustProxyHops?: number;
-  maxResults: number;
-  defaultCount: number;
-  maxPayloadBytes: number;
-  /** SCIM_MAX_PATCH_OPERATIONS; DEFAULT_MAX_PATCH_OPERATIONS when unset. */
-  maxPatchOperations?: number;
-  /** Per-organization concurrency limit (SCIM_ORG_*); none when unset. */
-  orgLimit?: OrgLimitOptions;
-}
+export type { HttpOptions } from './options.js';
 
 /** Where and how /metrics is served (METRICS_PORT, METRICS_TOKEN). */
 export interface MetricsOptions {

@@ -7,7 +7,7 @@ import type { Pool } from '../store/pool.js';
 import { ScimError } from '../scim/errors.js';
 import { baseUrl, sendScim } from './respond.js';
 import { rootSearch } from './rootSearch.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 
 const list = (resources: unknown[]) => ({
   schemas: [LIST_RESPONSE_SCHEMA],

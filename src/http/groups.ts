@@ -7,10 +7,10 @@ import { type ListParams } from '../scim/listParams.js';
 import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, getGroupsByIds, listGroupKeys, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
-import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
 import { auditOf } from './audit.js';
-import { listRoutes, patchLimits, projection, sendPatchResult, wants } from './users.js';
-import type { HttpOptions } from './app.js';
+import { listRoutes, patchLimits, projection, wants } from './users.js';
+import type { HttpOptions } from './options.js';
 import { orgLabel, scimUnknownMembersTotal } from '../metrics.js';
 
 const rt = GROUP_RESOURCE;
@@ -93,7 +93,9 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
       return { resource: result.changed ? result.resource : undefined, members: result.members };
     }, { ctx: auditOf(req), operation: 'Group.patch' });
     reportUnknownMembers(req, row);
-    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+    // A Group's body carries its whole member list (megabytes for a large group) and a
+    // membership PATCH touches a few rows of it: no body unless the request asks for one.
+    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row), 'noContent');
   });
 
   r.delete('/:id', async (req, res) => {

@@ -68,3 +68,33 @@ export async function sendResource(req: Request, res: Response, version: string,
   }
   sendScim(res, 200, await body(), etagOf(version));
 }
+
+/**
+ * The answer to a successful PATCH (RFC 7644 §3.5.2): "200 OK and the entire resource …
+ * subject to the attributes query parameter", or 204 No Content. The choice follows the
+ * resource and the request, never the client:
+ * - `attributes` or `excludedAttributes` in the query: 200 with the projected resource (the
+ *   request asks for a body, and §3.9 applies the parameters to PATCH responses);
+ * - otherwise `unasked`: 'resource' (200 with it) for Users, 'noContent' (204) for Groups.
+ * Okta's guide, "Okta and SCIM Version 2.0"
+ * (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20), says the answer to its
+ * User PATCH "needs to be the updated User object", shows a Group PATCH answered with
+ * "members": null ("Okta doesn't require the list of users"), and allows 204 for both.
+ * Microsoft's "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+ * (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups):
+ * "It isn't necessary to include the entire resource in the PATCH response", shows its User
+ * PATCHes answered 200 with the User, and: "Update to the group PATCH request should yield an
+ * HTTP 204 No Content in the response. Returning a body with a list of all the members isn't
+ * advisable."
+ * Either status carries the new ETag. docs/scim.md, "PATCH"; the Microsoft collection's two
+ * 204 expectations for User PATCH are listed in conformance/expected-failures.txt.
+ */
+export async function sendPatchResult(req: Request, res: Response, etag: string, body: () => Promise<unknown>, unasked: 'resource' | 'noContent'): Promise<void> {
+  const asked = req.query.attributes !== undefined || req.query.excludedAttributes !== undefined;
+  if (asked || unasked === 'resource') {
+    sendScim(res, 200, await body(), etag);
+    return;
+  }
+  res.setHeader('ETag', etag);
+  res.status(204).end();
+}

@@ -9,7 +9,7 @@ import { getGroupsByIds } from '../store/groups.js';
 import type { Pool } from '../store/pool.js';
 import { searchRoot, type RootSearchPart } from '../store/rootSearch.js';
 import { getUsersByIds } from '../store/users.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 import { renderGroups } from './groups.js';
 import { sendScim } from './respond.js';
 import { renderUsers, wants } from './users.js';

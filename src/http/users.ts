@@ -7,9 +7,9 @@ import { parseListParams, searchRequest, type ListParams } from '../scim/listPar
 import { USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, getUsersByIds, groupsOfUsers, listUserKeys, updateUser, type GroupRef, type UserRow } from '../store/users.js';
-import { baseUrl, etagOf, metaOf, ifMatchVersions, sendResource, sendScim } from './respond.js';
+import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
 import { auditOf } from './audit.js';
-import type { HttpOptions } from './app.js';
+import type { HttpOptions } from './options.js';
 
 const rt = USER_RESOURCE;
 
@@ -101,7 +101,8 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
       const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return result.changed ? result.resource : undefined;
     }, { ctx: auditOf(req), operation: 'User.patch' });
-    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row));
+    // A User is small: answer with it (see sendPatchResult for the vendors' guides).
+    await sendPatchResult(req, res, etagOf(row.version), () => one(req, row), 'resource');
   });
 
   r.delete('/:id', async (req, res) => {
@@ -109,19 +110,4 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
     res.status(204).end();
   });
   return r;
-}
-
-/**
- * RFC 7644 §3.5.2: a PATCH answers 204, or 200 with the resource — which it MUST when the
- * request names `attributes`. The Microsoft collection (and Entra) take 204; Okta's SCIM
- * guide documents "200 OK" with the user for its PATCH calls, so Okta's client gets that.
- */
-export async function sendPatchResult(req: Request, res: Parameters<Parameters<Router['get']>[1]>[1], etag: string, body: () => Promise<unknown>) {
-  const asked = req.query.attributes !== undefined || req.query.excludedAttributes !== undefined;
-  if (asked || /okta/i.test(req.get('user-agent') ?? '')) {
-    sendScim(res, 200, await body(), etag);
-    return;
-  }
-  res.setHeader('ETag', etag);
-  res.status(204).end();
 }

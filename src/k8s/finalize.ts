@@ -15,7 +15,7 @@ import { deleteOrganization, findOrganization } from '../store/orgs.js';
 import { makeTargetResolver, normalizeEmail, type SecretReader } from '../targets/index.js';
 import { GROUP, mergePatch, PLURAL, VERSION } from './client.js';
 import { setConditions } from './conditions.js';
-import type { ReconcileDeps, ReconcileOutcome } from './reconcile.js';
+import type { ReconcileDeps, ReconcileOutcome } from './reconcileTypes.js';
 import { ANNOTATIONS, FINALIZER, regardingOf, type ScimConfigObject } from './scimConfigObject.js';
 import { writeStatus } from './status.js';
 

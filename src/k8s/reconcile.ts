@@ -17,23 +17,9 @@ import { finalizeScimConfig } from './finalize.js';
 import { ANNOTATIONS, FINALIZER, regardingOf, splitKey, tokenSecretName, type ScimConfigObject, type ScimConfigStatus } from './scimConfigObject.js';
 import { countsOf, failedConditions, healthyConditions, toMetaTime, writeStatus } from './status.js';
 import { ensureToken } from './tokenSecret.js';
+import type { ReconcileDeps, ReconcileOutcome } from './reconcileTypes.js';
 
-export interface ReconcileDeps {
-  clients: KubeClients;
-  pool: Pool;
-  log: Logger;
-  events: EventRecorder;
-  /** The SCIM base URL of an organization (PUBLIC_URL/scim/v2/<org>). */
-  endpointFor: (organization: string) => string;
-  statusRefreshMs: number;
-}
-
-export type ReconcileResult = 'success' | 'requeue' | 'conflict' | 'invalid' | 'deleted';
-
-export interface ReconcileOutcome {
-  result: ReconcileResult;
-  requeueAfter?: number;
-}
+export type { ReconcileDeps, ReconcileOutcome, ReconcileResult } from './reconcileTypes.js';
 
 export const ownerOf = (obj: ScimConfigObject): Owner => ({ kind: 'kubernetes', ref: `${obj.metadata.namespace}/${obj.metadata.name}`, uid: obj.metadata.uid });
 

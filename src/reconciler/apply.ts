@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { provisioningLatency } from '../metrics.js';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../store/pool.js';
-import { TargetRejectedError, TargetRetryLaterError, type ActualMember, type MemberSpec, type Target } from '../targets/target.js';
+import type { ActualMember, MemberSpec, Target } from '../targets/target.js';
 import type { Plan, RevocationReason } from './diff.js';
-import { throwIfAborted } from './errors.js';
+import { classifyError, throwIfAborted } from './errors.js';
 
 export type Op =
   | { kind: 'grant'; email: string; member: MemberSpec }
@@ -42,10 +42,20 @@ export interface ApplyContext {
   signal?: AbortSignal;
 }
 
+/**
+ * The advisory-lock key of one member, as SQL over an organization id and an email (both SQL
+ * expressions): hashtextextended('scimsync:<organization id>:<email>', 0), a bigint. The one
+ * definition both lock statements below use — if the per-user and the batch key ever
+ * differed, a per-user pass and a full pass would stop excluding each other
+ * (test/reconciler.memberLock.test.ts takes them against each other on real Postgres).
+ */
+export const memberLockKeySql = (organizationId: string, email: string): string =>
+  `hashtextextended('scimsync:' || ${organizationId}::text || ':' || ${email}, 0)`;
+
 /** Runs fn in a transaction holding the member's advisory lock (released at commit/rollback). */
 export async function withMemberLock<T>(pool: Pool, organizationId: string, email: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
-    await client.query({ name: 'scimsync-member-lock', text: `select pg_advisory_xact_lock(hashtextextended($1::text, 0))`, values: [`scimsync:${organizationId}:${email}`] });
+    await client.query({ name: 'scimsync-member-lock', text: `select pg_advisory_xact_lock(${memberLockKeySql('$1', '$2::text')})`, values: [organizationId, email] });
     return fn(client);
   });
 }
@@ -58,7 +68,7 @@ export async function withMembersLock<T>(pool: Pool, organizationId: string, ema
   return withTransaction(pool, async (client) => {
     await client.query({
       name: 'scimsync-members-lock',
-      text: `select count(pg_advisory_xact_lock(hashtextextended('scimsync:' || $1::text || ':' || s.email, 0)))
+      text: `select count(pg_advisory_xact_lock(${memberLockKeySql('$1', 's.email')}))
                from (select distinct email from unnest($2::text[]) as e(email) order by email) s`,
       values: [organizationId, emails],
     });
@@ -94,8 +104,9 @@ export async function recordEvent(db: Queryable, e: EventRecord): Promise<number
   return rows[0].latencyMs ?? undefined;
 }
 
-const classify = (err: unknown): OpOutcome =>
-  err instanceof TargetRejectedError ? 'terminal' : err instanceof TargetRetryLaterError ? 'requeue' : 'error';
+/** An operation's recorded result (reconcile_events.result) for a target error: classifyError's verdict. */
+const OUTCOME_OF = { terminal: 'terminal', requeueAfter: 'requeue', retry: 'error' } as const satisfies Record<ReturnType<typeof classifyError>['kind'], OpOutcome>;
+const classify = (err: unknown): OpOutcome => OUTCOME_OF[classifyError(err).kind];
 
 /** An operation the target has answered, not yet recorded. */
 export interface PerformedOp {

@@ -3,7 +3,7 @@ import { recordAudit } from '../store/audit.js';
 import { withTransaction } from '../store/pool.js';
 import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
-import { loadConfig } from '../config.js';
+import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -16,6 +16,8 @@ import { startReconciler } from './worker.js';
 
 export interface CommandContext {
   pool: Pool;
+  /** The parsed configuration (main.ts is its only reader). */
+  config: Config;
   databaseUrl: string;
   log: Logger;
   out: (line: string) => void;
@@ -42,7 +44,7 @@ async function orgOrFail(ctx: CommandContext, slug: string | undefined, usage: s
 
 const reconcile: Command = async (args, ctx) => {
   const { opts } = flags(args);
-  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, once: opts.has('once') });
+  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, config: ctx.config, once: opts.has('once') });
   return 0;
 };
 
@@ -50,7 +52,7 @@ const plan: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
   const org = await orgOrFail(ctx, positional[0], 'scimsync plan <organization> [--json]');
   if (!org) return 2;
-  const config = loadConfig();
+  const config = ctx.config;
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   // The last pass's failure (a target answering 4xx fails the pass; src/reconciler/reconcile.ts outcomeOf).
@@ -59,7 +61,7 @@ const plan: Command = async (args, ctx) => {
     const target = await targets.targetFor(org);
     let planned;
     try {
-      planned = await planOrganization(ctx.pool, org, await resolveMappedGroups(ctx.pool, org), target, loadConfig().RECONCILER_PAGE_SIZE, ctx.signal);
+      planned = await planOrganization(ctx.pool, org, await resolveMappedGroups(ctx.pool, org), target, config.RECONCILER_PAGE_SIZE, ctx.signal);
     } catch (e) {
       // A 4xx from the target (credential revoked, access withdrawn): reported, exit 1.
       if (!(e instanceof TargetRejectedError) || !(e.status && e.status >= 400 && e.status < 500)) throw e;

@@ -5,6 +5,7 @@ import { scimConfigSpec, type ResolvedScimConfigSpec } from '../orgs/scimConfig.
 import type { Queryable } from '../store/pool.js';
 import { compareEmails, normalizeTeams, type MemberSpec } from '../targets/target.js';
 import type { DesiredEntry } from './diff.js';
+import { TerminalError } from './errors.js';
 
 export interface Organization {
   id: string;
@@ -12,9 +13,12 @@ export interface Organization {
   spec: ResolvedScimConfigSpec;
 }
 
-/** Thrown when organizations.spec does not parse: retrying cannot fix it, a new spec will. */
-export class InvalidSpecError extends Error {
-  override name = 'InvalidSpecError';
+/** Thrown when organizations.spec does not parse: retrying cannot fix it, a new spec will (terminal). */
+export class InvalidSpecError extends TerminalError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidSpecError';
+  }
 }
 
 interface OrganizationRow {

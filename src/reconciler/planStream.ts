@@ -39,6 +39,7 @@ async function* flatten(pages: AsyncIterable<ActualMember[]>, signal?: AbortSign
   }
 }
 
+/** The full pass's plan: the desired state streamed from SQL, merged with the target's pages. */
 export async function planOrganization(
   db: Queryable,
   org: Organization,
@@ -47,10 +48,23 @@ export async function planOrganization(
   pageSize: number,
   signal?: AbortSignal,
 ): Promise<OrganizationPlan> {
-  const policy = policyFor(org, target);
+  return mergePlan(desiredEntries(db, org, groups, pageSize), target.list(signal), policyFor(org, target), signal);
+}
+
+/**
+ * The merge-join itself (no I/O of its own): `desired` ascending by email (compareEmails, one
+ * entry per email), `actualPages` the target's pages, which must be ascending too (else
+ * TargetRejectedError). Produces the plan diff() would produce for the same two states
+ * (test/reconciler.planStream.test.ts checks this for random states and page sizes).
+ */
+export async function mergePlan(
+  desired: AsyncIterator<DesiredEntry>,
+  actualPages: AsyncIterable<ActualMember[]>,
+  policy: DiffPolicy,
+  signal?: AbortSignal,
+): Promise<OrganizationPlan> {
   const plan = emptyPlan();
-  const desired = desiredEntries(db, org, groups, pageSize);
-  const actual = flatten(target.list(signal), signal);
+  const actual = flatten(actualPages, signal);
   let actualCount = 0;
   let desiredCount = 0;
   // Both iterators are consumed strictly alternately (never concurrently): the desired

@@ -10,7 +10,7 @@ import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
-import { TerminalError, throwIfAborted, type Result } from './errors.js';
+import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
 import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
 import { completeItems, isChange, type WorkItem } from './queue.js';
@@ -62,7 +62,10 @@ function outcomeOf(results: (OpResult | undefined)[]): Result {
   if (rejected.length) {
     throw new TerminalError(`${rejected.length} target operation(s) rejected by the target; first: ${String((rejected[0]?.error as Error)?.message ?? rejected[0]?.error)}`);
   }
-  const later = results.filter((r) => r?.outcome === 'requeue').map((r) => (r?.error as { delayMs?: number }).delayMs ?? 1000);
+  const later = results.filter((r) => r?.outcome === 'requeue').map((r) => {
+    const c = classifyError(r?.error);
+    return c.kind === 'requeueAfter' ? c.delayMs : 1000;
+  });
   return later.length ? { requeueAfter: Math.max(...later) } : {};
 }
 

@@ -4,15 +4,14 @@
 import { pruneAudit } from '../store/audit.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
-import { makeTargetResolver, TargetRejectedError, TargetRetryLaterError } from '../targets/index.js';
-import { InvalidSpecError } from './desired.js';
-import { AbortedError, TerminalError, type Result } from './errors.js';
+import { makeTargetResolver } from '../targets/index.js';
+import { AbortedError, classifyError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
 import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
@@ -67,13 +66,13 @@ export interface ReconcilerDeps {
   databaseUrl: string;
   log: Logger;
   signal: AbortSignal;
+  /** The parsed configuration (main.ts is its only reader); `settings` override its fields. */
+  config: Config;
   workerId?: string;
   settings?: Partial<ReconcilerSettings>;
   /** Process what is due now (queued items and due resyncs), then return. */
   once?: boolean;
 }
-
-const terminal = (err: unknown) => err instanceof TerminalError || err instanceof TargetRejectedError || err instanceof InvalidSpecError;
 
 export const backoffMs = (attempts: number, base: number, max: number): number => {
   const ceiling = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
@@ -81,7 +80,7 @@ export const backoffMs = (attempts: number, base: number, max: number): number =
 };
 
 export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
-  const config = loadConfig();
+  const config = deps.config;
   const s: ReconcilerSettings = { ...settingsFromConfig(config), ...deps.settings };
   const workerId = deps.workerId ?? config.RECONCILER_WORKER_ID ?? `${os.hostname()}:${process.pid}`;
   const log = deps.log.child({ component: 'reconciler', worker: workerId });
@@ -148,7 +147,8 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       await releaseItem(pool, item, workerId).catch(() => {});
       return 'aborted';
     }
-    if (terminal(err)) {
+    const verdict = classifyError(err);
+    if (verdict.kind === 'terminal') {
       log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
       if (!item.userId) {
         await pool
@@ -168,8 +168,8 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       await completeItem(pool, item, workerId).catch(() => {});
       return 'terminal';
     }
-    if (err instanceof TargetRetryLaterError) {
-      await retryItem(pool, item, workerId, err.delayMs, err.message).catch(() => {});
+    if (verdict.kind === 'requeueAfter') {
+      await retryItem(pool, item, workerId, verdict.delayMs, String((err as Error).message)).catch(() => {});
       return 'requeue';
     }
     const delay = backoffMs(item.attempts, s.retryBaseMs, s.retryMaxMs);

@@ -12,7 +12,13 @@
 // default) and never past its token's expires_at.
 import type { Logger } from 'pino';
 import { listen } from './listen.js';
-import type { AuthenticatedToken } from './tokens.js';
+
+/** A token that authenticated: which token, and the organization it opens. */
+export interface AuthenticatedToken {
+  tokenId: string;
+  organizationId: string;
+  organization: string;
+}
 
 export const TOKEN_CHANNEL = 'scimsync_tokens';
 

@@ -3,7 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from './pool.js';
 import { auditRowsCte, type AuditActor } from './audit.js';
-import type { TokenCache } from './tokenCache.js';
+import type { AuthenticatedToken, TokenCache } from './tokenCache.js';
 
 const TOKEN_PREFIX = 'scimsync';
 const TOKEN_PATTERN = /^scimsync_([a-z0-9]{10})_([A-Za-z0-9_-]{43})$/;
@@ -18,11 +18,8 @@ export interface TokenInfo {
   revokedAt: string | null;
 }
 
-export interface AuthenticatedToken {
-  tokenId: string;
-  organizationId: string;
-  organization: string;
-}
+// Defined beside the cache that holds it, so tokens.ts and tokenCache.ts do not import each other.
+export type { AuthenticatedToken } from './tokenCache.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 

@@ -16,6 +16,7 @@ import { validateObject } from './helpers/validate.js';
 type Labels = Record<string, string>;
 interface Container {
   name: string;
+  image?: string;
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   ports?: { name?: string; containerPort: number }[];

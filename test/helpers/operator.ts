@@ -105,13 +105,14 @@ export function scimConfig(name: string, spec: Record<string, unknown>, opts: { 
 }
 
 /** Polls fn until it returns a truthy value (returned) or the timeout passes (throws with the last value). */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+/** Resolves with fn's first truthy value (so `false`, `0`, `''` keep it waiting, and are not in the type). */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<Exclude<NonNullable<T>, false | 0 | ''>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
     try {
       last = await fn();
-      if (last) return last as NonNullable<T>;
+      if (last) return last as Exclude<NonNullable<T>, false | 0 | ''>;
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }

@@ -4,36 +4,10 @@
 // group push sends a remove-by-filter and an add in one PATCH; test/patch.test.ts "Okta: …").
 import { badRequest } from '../errors.js';
 import { type MemberRef, toMemberRefs } from '../resource.js';
-import type { FilterNode, PatchOpName, PatchState } from './types.js';
+import type { FilterNode, MemberAccumulator, MemberChanges, PatchOpName, PatchState } from './types.js';
 import type { AttributeDef } from '../schemas.js';
 
-/**
- * What the store does, touching only the rows named. Invariants: at most one of replaceAll /
- * removeAll is set; when either is, `remove` is empty; when replaceAll is set, `add` is empty.
- *   replaceAll: the membership becomes exactly this list.
- *   removeAll:  delete every member, then insert `add`.
- *   otherwise:  delete `remove`, then insert `add` (skipping existing rows).
- */
-export interface MemberChanges {
-  replaceAll?: MemberRef[];
-  add: MemberRef[];
-  remove: string[];
-  removeAll?: boolean;
-}
-
-/**
- * The changes as operations accumulate them, indexed by member id so each operation costs its
- * own size, not the size of what earlier operations added (a PATCH of 20,000 member adds was
- * quadratic with arrays). Map keeps insertion order; a re-added id moves to the end, as the
- * array version did.
- */
-export interface MemberAccumulator {
-  mode: 'delta' | 'replaceAll' | 'removeAll';
-  /** delta and removeAll: members to insert; replaceAll: the whole new membership. */
-  add: Map<string, MemberRef>;
-  /** delta only: ids to delete. */
-  remove: Set<string>;
-}
+export type { MemberAccumulator, MemberChanges } from './types.js';
 
 export const emptyMemberChanges = (): MemberAccumulator => ({ mode: 'delta', add: new Map(), remove: new Set() });
 

@@ -56,7 +56,8 @@ export const vendoredKinds = () => [...crdValidators.keys()];
 export function validateObject(obj: K8sObject): string {
   const crd = crdValidators.get(`${obj.apiVersion}/${obj.kind}`);
   if (crd) {
-    if (!crd.validate(obj)) throw new Error(`${obj.kind} ${obj.metadata.name}: ${ajv.errorsText(crd.validate.errors, { separator: '\n  ' })}`);
+    // ajv's validate is a type guard (obj is unknown's subtype), so the false branch sees never.
+    if (!crd.validate(obj)) throw new Error(`${(obj as K8sObject).kind} ${(obj as K8sObject).metadata.name}: ${ajv.errorsText(crd.validate.errors, { separator: '\n  ' })}`);
     return 'vendored CRD schema';
   }
   // kubernetes-models: one module per group/version ("v1" for the core group).
