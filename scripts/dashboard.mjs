@@ -210,7 +210,7 @@ panel(
   {
     type: 'timeseries',
     title: 'SCIM auth failures / s by reason',
-    description: 'Requests refused with 401 (scimsync_scim_auth_failures_total). revoked/expired with an organization: an IdP still has a dead token. A burst of unknown: tokens being tried (ScimsyncScimAuthFailures).',
+    description: 'Requests refused at authentication (scimsync_scim_auth_failures_total): 401 by reason, 429 as rate_limited. revoked/expired with an organization: an IdP still has a dead token. A burst of unknown or rate_limited: tokens being tried (ScimsyncScimAuthFailures).',
     fieldConfig: ts('reqps'),
     options: legend,
     targets: [{ expr: `sum by (organization, reason) (rate(scimsync_scim_auth_failures_total${RI}))`, legendFormat: '{{reason}} {{organization}}' }],

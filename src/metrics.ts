@@ -44,7 +44,7 @@ export const scimOrgThrottledTotal = new Counter({
 
 export const scimAuthFailuresTotal = new Counter({
   name: 'scimsync_scim_auth_failures_total',
-  help: 'SCIM requests refused with 401, by reason (missing|malformed|unknown|revoked|expired|wrong_organization) and the organization the presented token belongs to ("" when no stored token matched).',
+  help: 'SCIM requests refused at authentication, by reason: 401 missing|malformed|unknown|revoked|expired|wrong_organization, or 429 rate_limited (too many failed attempts from the address or against the organization); organization: the one the presented token belongs to ("" when no stored token matched, and for rate_limited).',
   labelNames: ['organization', 'reason'] as const,
   registers: [registry],
 });
@@ -53,13 +53,6 @@ export const scimUnknownMembersTotal = new Counter({
   name: 'scimsync_scim_unknown_members_total',
   help: 'Group member values skipped because they name no User or Group of the organization (POST, PUT or PATCH of a Group).',
   labelNames: ['organization'] as const,
-  registers: [registry],
-});
-
-export const authRejectedTotal = new Counter({
-  name: 'scimsync_scim_auth_rejected_total',
-  help: 'SCIM requests refused at authentication, by reason: unauthorized (401: missing, unknown, revoked or expired token) or rate_limited (429: too many failed attempts from the address or against the organization).',
-  labelNames: ['reason'] as const,
   registers: [registry],
 });
 
@@ -137,7 +130,7 @@ export const lastFullSync = new Gauge({
 
 export const organizationReady = new Gauge({
   name: 'scimsync_organization_ready',
-  help: 'Whether the organization is Ready: 1 when its last full pass completed without error and no organization pass is failing, else 0 (sampled from the database by each reconciler).',
+  help: 'Whether the organization is Ready: 1 when its last full pass completed without error and no organization pass is failing, else 0 (read from the database at scrape time).',
   labelNames: ['organization'] as const,
   registers: [registry],
 });
@@ -196,6 +189,8 @@ export const orgLabel = (slug: string): string => (organizationLabels ? slug : '
 /** What the last full pass of one organization found, as stored in Postgres (reconcile_status, reconcile_holds). */
 export interface OrganizationState {
   organization: string;
+  /** scimsync_organization_ready: the last full pass finished cleanly and no organization pass awaits a retry. */
+  ready: boolean;
   drift?: { missing: number; extra: number; changed: number; unmanaged: number };
   held: number;
   /** Unix seconds; undefined before the first full pass. */
@@ -205,7 +200,7 @@ export interface OrganizationState {
 let stateSource: (() => Promise<OrganizationState[]>) | undefined;
 
 /**
- * Makes drift, held and last-full-sync gauges read Postgres at scrape time. With several
+ * Makes the Ready, drift, held and last-full-sync gauges read Postgres at scrape time. With several
  * reconciler replicas the pass of an organization runs on any of them; a gauge set in
  * process would keep, in every other replica, the value of whatever pass it last ran itself —
  * stale and contradicting the others. Read from the database, every replica exports the same,
@@ -219,14 +214,18 @@ export function setOrganizationStateSource(source: (() => Promise<OrganizationSt
 async function refreshOrganizationGauges(): Promise<void> {
   if (!stateSource) return;
   const states = await stateSource();
+  organizationReady.reset();
   driftMembers.reset();
   revocationsHeld.reset();
   lastFullSync.reset();
+  const ready = new Map<string, number>();
   const drift = new Map<string, number>();
   const held = new Map<string, number>();
   const synced = new Map<string, number>();
   for (const s of states) {
     const org = orgLabel(s.organization);
+    // Labels off (organization=""): Ready and the last sync are the worst, counts summed.
+    ready.set(org, Math.min(ready.get(org) ?? 1, s.ready ? 1 : 0));
     for (const [kind, n] of Object.entries(s.drift ?? {})) drift.set(`${org}\u0000${kind}`, (drift.get(`${org}\u0000${kind}`) ?? 0) + n);
     held.set(org, (held.get(org) ?? 0) + s.held);
     if (s.lastFullSync !== undefined) synced.set(org, Math.min(synced.get(org) ?? Infinity, s.lastFullSync));
@@ -235,6 +234,7 @@ async function refreshOrganizationGauges(): Promise<void> {
     const [organization, kind] = key.split('\u0000');
     driftMembers.set({ organization, kind }, n);
   }
+  for (const [organization, v] of ready) organizationReady.set({ organization }, v);
   for (const [organization, n] of held) revocationsHeld.set({ organization }, n);
   for (const [organization, t] of synced) lastFullSync.set({ organization }, t);
 }

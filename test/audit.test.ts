@@ -33,6 +33,9 @@ describe('audit trail', () => {
     await s.scim(`/Users/${id}`, { method: 'PATCH', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] } });
     await s.scim(`/Users/${id}`, { method: 'PUT', body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'secret.person@example.com', active: false } });
     const group = await s.scim('/Groups', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Hidden Group', members: [{ value: id }] } });
+    // A failed write leaves no entry (its transaction, entry included, is rolled back).
+    const badPatch = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'explode', path: 'displayName', value: 'x' }] };
+    expect((await s.scim(`/Groups/${group.body.id}`, { method: 'PATCH', body: badPatch })).status).toBe(400);
     await s.scim(`/Groups/${group.body.id}`, { method: 'DELETE' });
     await s.scim(`/Users/${id}`, { method: 'DELETE' });
     // Not writes: a read, a search, a failed write.
@@ -40,12 +43,8 @@ describe('audit trail', () => {
     await s.scim('/Users/.search', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'] } });
     expect((await s.scim('/Users/no-such-id', { method: 'DELETE' })).status).toBe(404);
 
-    // Entries are written when the response is sent: poll briefly.
-    let rows: Record<string, string | null>[] = [];
-    for (let i = 0; i < 50 && rows.length < 6; i++) {
-      rows = await auditJson();
-      if (rows.length < 6) await new Promise((r) => setTimeout(r, 100));
-    }
+    // Entries commit in the write's own transaction: present, in write order, once answered.
+    const rows = await auditJson();
     expect(rows.map((r) => r.operation).reverse()).toEqual(['User.create', 'User.patch', 'User.replace', 'Group.create', 'Group.delete', 'User.delete']);
     const actor = `token:${prefixOf(s.token)}`;
     expect(rows.every((r) => r.actor === actor && r.organization === 'audited' && r.at && r.requestId)).toBe(true);
@@ -53,6 +52,19 @@ describe('audit trail', () => {
     expect(rows.find((r) => r.operation === 'Group.create')!.resourceId).toBe(group.body.id);
     const all = JSON.stringify(rows);
     for (const value of ['secret.person', 'Very Private', 'Hidden Group', s.token]) expect(all).not.toContain(value);
+  });
+
+  it('records each request of a batched group write in its own savepoint: failed requests leave no entry', async () => {
+    const group = await s.scim('/Groups', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Batched' } });
+    const patch = (i: number) => ({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [i % 2 ? { op: 'explode', path: 'displayName', value: 'x' } : { op: 'replace', path: 'displayName', value: `Batched ${i}` }],
+    });
+    // Concurrent writes to one group share a transaction (groupWriter.ts).
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => s.scim(`/Groups/${group.body.id}`, { method: 'PATCH', body: patch(i), headers: { 'x-request-id': `batch-${i}` } })));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 16 }, (_, i) => (i % 2 ? 400 : 204)));
+    const entries = (await auditJson(['--limit', '100'])).filter((r) => r.operation === 'Group.patch' && r.resourceId === group.body.id);
+    expect(entries.map((r) => r.requestId).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `batch-${i * 2}`).sort());
   });
 
   it('records token create and revoke and approve from the CLI; --limit and the text form', async () => {

@@ -1,8 +1,8 @@
 // Metrics added for the dashboard and alerts (deploy/): 401s by reason, and the per-organization
-// gauges every reconciler samples from the database. Real HTTP on loopback, real Postgres.
+// gauges read from the database at scrape time. Real HTTP on loopback, real Postgres.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driftMembers, organizationReady, registry, revocationsHeld, lastFullSync, scimAuthFailuresTotal } from '../src/metrics.js';
-import { sampleOrganizationGauges } from '../src/reconciler/orgGauges.js';
+import { driftMembers, organizationReady, registry, renderMetrics, revocationsHeld, lastFullSync, scimAuthFailuresTotal, setOrganizationStateSource } from '../src/metrics.js';
+import { organizationStates } from '../src/reconciler/metricsState.js';
 import { upsertOrganization } from '../src/store/orgs.js';
 import { createToken, revokeToken } from '../src/store/tokens.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -67,10 +67,19 @@ describe('scimsync_scim_auth_failures_total', () => {
   });
 });
 
-describe('per-organization gauges sampled from the database', () => {
+describe('per-organization gauges read from the database at scrape time', () => {
+  // What `scimsync start` does (src/main.ts setupMetrics); each scrape re-reads Postgres.
+  const scrape = async () => {
+    setOrganizationStateSource(() => organizationStates(server.pool));
+    try {
+      await renderMetrics();
+    } finally {
+      setOrganizationStateSource(undefined);
+    }
+  };
   it('reports Ready only after a clean full pass, failing organization passes and held revocations', async () => {
     const org = server.organizationId;
-    await sampleOrganizationGauges(server.pool);
+    await scrape();
     // No full pass yet: not Ready, and no last-sync sample.
     expect((await gauge(organizationReady)).metrics).toBe(0);
     expect((await gauge(lastFullSync)).metrics).toBeUndefined();
@@ -83,7 +92,7 @@ describe('per-organization gauges sampled from the database', () => {
     );
     await server.pool.query(`insert into reconcile_holds (organization_id, email, reason) values ($1::uuid, 'a@example.com', 'deprovisioned'), ($1::uuid, 'b@example.com', 'deprovisioned')`, [org]);
     await server.pool.query(`insert into reconcile_holds (organization_id, email, reason, approved_at) values ($1::uuid, 'c@example.com', 'deprovisioned', now())`, [org]);
-    await sampleOrganizationGauges(server.pool);
+    await scrape();
     expect((await gauge(organizationReady)).metrics).toBe(1);
     expect((await gauge(lastFullSync)).metrics).toBe(1800000000);
     expect((await gauge(revocationsHeld)).metrics).toBe(2); // the approved one is no longer held
@@ -92,18 +101,18 @@ describe('per-organization gauges sampled from the database', () => {
 
     // An organization pass waiting for a retry after an error: not Ready.
     await server.pool.query(`insert into reconcile_queue (organization_id, user_id, attempts, last_error) values ($1::uuid, null, 2, 'target unreachable')`, [org]);
-    await sampleOrganizationGauges(server.pool);
+    await scrape();
     expect((await gauge(organizationReady)).metrics).toBe(0);
     await server.pool.query(`delete from reconcile_queue where organization_id = $1::uuid`, [org]);
 
     // A terminal failure recorded on the status: not Ready.
     await server.pool.query(`update reconcile_status set last_error = 'invalid spec' where organization_id = $1::uuid`, [org]);
-    await sampleOrganizationGauges(server.pool);
+    await scrape();
     expect((await gauge(organizationReady)).metrics).toBe(0);
 
     // A deleted organization drops out of every gauge.
     await server.pool.query(`update organizations set deleted_at = now() where id = $1::uuid`, [org]);
-    await sampleOrganizationGauges(server.pool);
+    await scrape();
     expect((await gauge(organizationReady)).metrics).toBeUndefined();
     expect((await gauge(revocationsHeld)).metrics).toBeUndefined();
   });

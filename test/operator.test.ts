@@ -2,7 +2,7 @@
 // apiserver (CRD validation on), real Postgres, and a real SCIM ingress for the token checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOrganization } from '../src/store/orgs.js';
-import { killAllCli } from './helpers/cli.js';
+import { cliEnv, killAllCli, runCli } from './helpers/cli.js';
 import { condition, eventually, PUBLIC_URL, scimConfig, scimStatus, secretToken, startOperatorRig, type OperatorRig } from './helpers/operator.js';
 
 let rig: OperatorRig;
@@ -23,6 +23,13 @@ const get = (name: string, ns = 'default') => rig.fake.get('scimconfigs', ns, na
 const secret = (name: string, ns = 'default') => rig.fake.get('secrets', ns, `${name}-scim-token`);
 const eventReasons = (name: string, ns = 'default') =>
   rig.fake.list('events', ns).filter((e) => (e.regarding as { name: string }).name === name).map((e) => e.reason as string);
+/** The organization's audit trail as `scimsync audit <org> --json` prints it, oldest first: [actor, operation, resource id]. */
+async function audit(org: string): Promise<[string, string, string][]> {
+  const r = await runCli(['audit', org, '--json', '--limit', '100'], cliEnv({ DATABASE_URL: rig.db.url, LOG_LEVEL: 'warn' }));
+  expect(r.code).toBe(0);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).reverse().map((e) => [e.actor, e.operation, e.resourceId]);
+}
+const prefixOf = (token: string) => /^scimsync_([a-z0-9]{10})_/.exec(token)![1]!;
 
 describe('scimsync operator', () => {
   it('create → finalizer, token Secret and Ready status within 2 s; the token works over SCIM', async () => {
@@ -87,6 +94,12 @@ describe('scimsync operator', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(secretToken(secret('rot'))).toBe(newToken);
     expect(rotated.metadata.uid).toBe(get('rot')!.metadata.uid);
+    // Audited as the operator: the first token, the rotation's token, the old one's grace period.
+    expect(await audit('rot')).toEqual([
+      ['operator', 'token.create', prefixOf(oldToken)],
+      ['operator', 'token.rotate', prefixOf(newToken)],
+      ['operator', 'token.expire', prefixOf(oldToken)],
+    ]);
   });
 
   it('a deleted Secret is reissued (Event TokenReissued) and the old token is refused over SCIM', async () => {
@@ -109,6 +122,13 @@ describe('scimsync operator', () => {
     }, 5000, 'Secret repaired');
     expect(await scimStatus(ingress, 'lost', fresh)).toBe(401);
     expect(await scimStatus(ingress, 'lost', third)).toBe(200);
+    expect(await audit('lost')).toEqual([
+      ['operator', 'token.create', prefixOf(oldToken)],
+      ['operator', 'token.revoke', prefixOf(oldToken)],
+      ['operator', 'token.create', prefixOf(fresh)],
+      ['operator', 'token.revoke', prefixOf(fresh)],
+      ['operator', 'token.create', prefixOf(third)],
+    ]);
   });
 
   it('delete → SCIM answers 401 before the object is gone; only our finalizer is removed', async () => {
@@ -132,6 +152,7 @@ describe('scimsync operator', () => {
     expect(terminating.metadata.deletionTimestamp).toBeTruthy();
     expect(terminating.metadata.finalizers).toEqual(['example.com/keep-me']);
     expect((await findOrganization(rig.db.pool, 'gone'))?.deletedAt).toBeTruthy();
+    expect((await audit('gone')).at(-1)).toEqual(['operator', 'organization.delete', 'gone']);
     rig.fake.patch('scimconfigs', 'default', 'gone', { metadata: { finalizers: [] } });
     await eventually(() => !get('gone'), 5000, 'object gone');
     expect(await scimStatus(ingress, 'gone', token)).toBe(401);
@@ -188,6 +209,7 @@ describe('scimsync operator: annotations and onDelete', () => {
     const queued = await rig.db.pool.query(`select 1 from reconcile_queue where organization_id = $1::uuid and user_id is null`, [org.id]);
     expect(queued.rowCount).toBe(1);
     expect(condition(after, 'Ready')?.status).toBe('True'); // nothing unapproved is held now
+    expect((await audit('ann')).filter(([, op]) => op === 'holds.approve')).toEqual([['operator', 'holds.approve', '2']]);
   });
 
   it('onDelete revokeAll revokes the members (protected ones kept) through the guard; held ones keep the object until approved', async () => {

@@ -7,11 +7,8 @@ import { startReconciler } from '../src/reconciler/index.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { loadConfig } from '../src/config.js';
+import { USER_SCHEMA as USER, GROUP_SCHEMA as GROUP, PATCH_OP_SCHEMA as PATCH, ENTERPRISE_USER_SCHEMA as ENTERPRISE } from '../src/scim/schemas.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 let srv: TestServer;
 let target: HttpTargetServer;

@@ -3,7 +3,7 @@
 // clients compare the header literally, so "; charset=utf-8" is a failure. Real HTTP, one
 // request per route kind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { casePath, startTestServer, type ScimRequestCase, type TestServer } from './helpers/server.js';
 
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 let s: TestServer;
@@ -16,12 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await s?.close(); });
 
-interface Case {
-  name: string;
-  method?: string;
-  path: string | (() => string);
-  body?: unknown;
-  raw?: string;
+interface Case extends ScimRequestCase {
   headers?: Record<string, string>;
   status: number;
 }
@@ -56,7 +51,7 @@ const cases: Case[] = [
 describe('Content-Type of every SCIM response is exactly application/scim+json (RFC 7644 §8.1)', () => {
   for (const c of cases) {
     it(`${c.name}: ${c.status}`, async () => {
-      const raw = typeof c.path === 'function' ? c.path() : c.path;
+      const raw = casePath(c);
       const path = raw.startsWith('/scim/') ? `${s.url}${raw}` : raw;
       const res = await s.scim(path, { method: c.method ?? 'GET', body: c.body, raw: c.raw, headers: c.headers });
       expect(res.status, res.text).toBe(c.status);

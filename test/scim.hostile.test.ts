@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScimType } from '../src/scim/errors.js';
 import { MAX_INDEXED_LENGTH } from '../src/scim/resource.js';
-import { startTestServer, type ScimResponse, type TestServer } from './helpers/server.js';
+import { casePath, startTestServer, type ScimRequestCase, type ScimResponse, type TestServer } from './helpers/server.js';
 
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -40,12 +40,7 @@ function expectScimError(res: ScimResponse, status: number, scimType: ScimType |
   expect(res.body.detail).toMatch(detail);
 }
 
-interface Case {
-  name: string;
-  method?: string;
-  path: string | (() => string);
-  body?: unknown;
-  raw?: string;
+interface Case extends ScimRequestCase {
   status?: number;
   scimType: ScimType | undefined;
   detail: RegExp;
@@ -131,7 +126,7 @@ const cases: Case[] = [
 describe('hostile input is a 4xx SCIM error and writes nothing', () => {
   it.each(cases)('$name', async (c) => {
     const before = await fingerprint();
-    const path = typeof c.path === 'function' ? c.path() : c.path;
+    const path = casePath(c);
     const res = await s.scim(path, { method: c.method ?? 'GET', body: c.body, raw: c.raw, headers: c.raw ? { 'content-type': 'application/scim+json' } : undefined });
     expectScimError(res, c.status ?? 400, c.scimType, c.detail);
     expect(await fingerprint()).toBe(before);

@@ -7,9 +7,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { PATCH_OP_SCHEMA as PATCH, GROUP_SCHEMA as GROUP } from '../src/scim/schemas.js';
 
-const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const GHOST = '6f1d6a4e-1c2b-4f7e-9a1d-000000000bad';
 const OTHER_ORG_USER_NAME = 'elsewhere@other.example';
 

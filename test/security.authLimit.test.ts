@@ -2,6 +2,7 @@
 // with a SCIM error body once over its limit, without a database query per guess; valid
 // clients on other addresses and organizations keep working.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scimAuthFailuresTotal } from '../src/metrics.js';
 import { upsertOrganization } from '../src/store/orgs.js';
 import { createToken } from '../src/store/tokens.js';
 import { requestFrom } from './helpers/from.js';
@@ -39,6 +40,8 @@ async function countPoolUse(fn: () => Promise<void>): Promise<number> {
 
 describe('failed authentication limits', () => {
   it('600 wrong tokens from one address: 401 up to the limit, then 429 with Retry-After and a SCIM error', async () => {
+    const counted = async (reason: string) => (await scimAuthFailuresTotal.get()).values.find((v) => v.labels.reason === reason && v.labels.organization === '')?.value ?? 0;
+    const before = { unknown: await counted('unknown'), rateLimited: await counted('rate_limited') };
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof requestFrom>> | undefined;
     for (let i = 0; i < 600; i++) {
@@ -51,6 +54,8 @@ describe('failed authentication limits', () => {
     expect(Number(last!.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(last!.body).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '429' });
     expect(last!.body.detail).toMatch(/too many failed authentication attempts/);
+    // One counter, the 429s as reason rate_limited (docs/metrics.md).
+    expect({ unknown: (await counted('unknown')) - before.unknown, rateLimited: (await counted('rate_limited')) - before.rateLimited }).toEqual({ unknown: 30, rateLimited: 570 });
     // The valid token from the refused address is refused too (the address is locked out)…
     expect((await requestFrom('127.0.0.1', users('limited'), { headers: bearer(s.token) })).status).toBe(429);
   });

@@ -7,7 +7,6 @@ import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from 
 import type { Pool } from '../store/pool.js';
 import type { TokenCache } from '../store/tokenCache.js';
 import { pendingMigrations } from '../store/migrate.js';
-import { auditWrites } from './audit.js';
 import { bearerAuth } from './auth.js';
 import type { AuthLimits } from './authLimiter.js';
 import { publicRoot } from './publicUrl.js';
@@ -164,7 +163,6 @@ export function makeApp({ pool, log, options, metrics, tokens }: AppDeps): expre
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   scim.use(bearerAuth(pool, options.authLimits, tokens));
   scim.use(publicRoot(options));
-  scim.use(auditWrites(pool));
   if (options.orgLimit) scim.use(orgConcurrencyLimit(options.orgLimit));
   scim.use(express.json({ type: () => true, limit: options.maxPayloadBytes, strict: false }));
   // Text Postgres cannot store and bodies nested deep enough to overflow a recursive walk: 400.

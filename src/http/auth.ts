@@ -6,7 +6,6 @@ import { ScimError } from '../scim/errors.js';
 import type { Pool } from '../store/pool.js';
 import type { TokenCache } from '../store/tokenCache.js';
 import { authenticateToken, touchToken } from '../store/tokens.js';
-import { authRejectedTotal } from '../metrics.js';
 import { AuthFailureLimiter, type AuthLimits } from './authLimiter.js';
 import { sendScimError } from './errors.js';
 
@@ -33,7 +32,7 @@ export function bearerAuth(pool: Pool, limits?: AuthLimits, tokens?: TokenCache)
   const limiter = limits ? new AuthFailureLimiter(limits) : undefined;
   // Series that exist from start (at 0): the first refused request then shows as an increase,
   // and their presence tells Prometheus the ingress is scraped (ScimsyncMetricsAbsent).
-  for (const reason of ['missing', 'malformed', 'unknown']) scimAuthFailuresTotal.inc({ organization: '', reason }, 0);
+  for (const reason of ['missing', 'malformed', 'unknown', 'rate_limited']) scimAuthFailuresTotal.inc({ organization: '', reason }, 0);
   // last_used_at is kept to the minute: remember when this process last wrote it per token,
   // so the hot path does not send an UPDATE with every request.
   const touched = new Map<string, number>();
@@ -44,14 +43,14 @@ export function bearerAuth(pool: Pool, limits?: AuthLimits, tokens?: TokenCache)
     const address = req.ip ?? req.socket.remoteAddress ?? '';
     const refused = limiter?.check(address, org);
     if (refused) {
-      authRejectedTotal.inc({ reason: 'rate_limited' });
+      // No organization: the path's name is the caller's, not a stored token's (label inflation).
+      scimAuthFailuresTotal.inc({ organization: '', reason: 'rate_limited' });
       res.setHeader('Retry-After', String(refused.retryAfterSeconds));
       const who = refused.scope === 'address' ? 'this client address' : `organization "${org}"`;
       return sendScimError(res, new ScimError(429, undefined, `too many failed authentication attempts from ${who}; retry after ${refused.retryAfterSeconds} s`));
     }
     const deny = (detail: string, reason: string, organization = '') => {
       limiter?.fail(address, org);
-      authRejectedTotal.inc({ reason: 'unauthorized' });
       scimAuthFailuresTotal.inc({ organization, reason });
       res.setHeader('WWW-Authenticate', 'Bearer realm="scimsync", error="invalid_token"');
       sendScimError(res, new ScimError(401, undefined, detail));

@@ -8,6 +8,7 @@ import { GROUP_RESOURCE } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createGroup, deleteGroup, getGroup, getGroupsByIds, listGroupKeys, membersOfGroups, updateGroup, type GroupRow } from '../store/groups.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
+import { auditOf } from './audit.js';
 import { listRoutes, patchLimits, projection, wants } from './users.js';
 import type { HttpOptions } from './options.js';
 import { orgLabel, scimUnknownMembersTotal } from '../metrics.js';
@@ -64,7 +65,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.post('/', async (req, res) => {
     const resource = normalizeResource(rt, req.body, 'create');
-    const row = await createGroup(pool, req.auth!.organizationId, resource, extractMembers(req.body));
+    const row = await createGroup(pool, req.auth!.organizationId, resource, extractMembers(req.body), auditOf(req));
     reportUnknownMembers(req, row);
     res.setHeader('Location', `${baseUrl(req, opts.publicUrl)}/Groups/${row.id}`);
     sendScim(res, 201, await one(req, row), etagOf(row.version));
@@ -81,7 +82,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
     const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), () => ({
       resource,
       members: { replaceAll: members, add: [], remove: [] },
-    }));
+    }), { ctx: auditOf(req), operation: 'Group.replace' });
     reportUnknownMembers(req, row);
     sendScim(res, 200, await one(req, row), etagOf(row.version));
   });
@@ -90,7 +91,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
     const row = await updateGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
       const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return { resource: result.changed ? result.resource : undefined, members: result.members };
-    });
+    }, { ctx: auditOf(req), operation: 'Group.patch' });
     reportUnknownMembers(req, row);
     // A Group's body carries its whole member list (megabytes for a large group) and a
     // membership PATCH touches a few rows of it: no body unless the request asks for one.
@@ -98,7 +99,7 @@ export function groupsRouter(pool: Pool, opts: HttpOptions): Router {
   });
 
   r.delete('/:id', async (req, res) => {
-    await deleteGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req));
+    await deleteGroup(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), auditOf(req));
     res.status(204).end();
   });
   return r;

@@ -8,6 +8,7 @@ import { USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
 import { createUser, deleteUser, getUser, getUsersByIds, groupsOfUsers, listUserKeys, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
+import { auditOf } from './audit.js';
 import type { HttpOptions } from './options.js';
 
 const rt = USER_RESOURCE;
@@ -76,7 +77,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
 
   r.post('/', async (req, res) => {
     const resource = normalizeResource(rt, req.body, 'create');
-    const { row } = await createUser(pool, req.auth!.organizationId, resource);
+    const { row } = await createUser(pool, req.auth!.organizationId, resource, auditOf(req));
     const body = await one(req, row);
     res.setHeader('Location', `${baseUrl(req, opts.publicUrl)}/Users/${row.id}`);
     sendScim(res, 201, body, etagOf(row.version));
@@ -91,7 +92,7 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
     const resource = normalizeResource(rt, req.body, 'replace');
     const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) =>
       JSON.stringify(cur.resource) === JSON.stringify(resource) ? undefined : resource,
-    );
+    { ctx: auditOf(req), operation: 'User.replace' });
     sendScim(res, 200, await one(req, row), etagOf(row.version));
   });
 
@@ -99,13 +100,13 @@ export function usersRouter(pool: Pool, opts: HttpOptions): Router {
     const row = await updateUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), (cur) => {
       const result = applyPatch(rt, cur.resource, req.body, patchLimits(opts));
       return result.changed ? result.resource : undefined;
-    });
+    }, { ctx: auditOf(req), operation: 'User.patch' });
     // A User is small: answer with it (see sendPatchResult for the vendors' guides).
     await sendPatchResult(req, res, etagOf(row.version), () => one(req, row), 'resource');
   });
 
   r.delete('/:id', async (req, res) => {
-    await deleteUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req));
+    await deleteUser(pool, req.auth!.organizationId, req.params.id!, ifMatchVersions(req), auditOf(req));
     res.status(204).end();
   });
   return r;

@@ -68,7 +68,7 @@ export async function finalizeScimConfig(deps: FinalizeDeps, obj: ScimConfigObje
   // Only the organization this ScimConfig owns: a conflicting one never claimed anything.
   if (org && org.owner?.kind === 'kubernetes' && org.owner.ref === ref) {
     const started = performance.now();
-    const deleted = await deleteOrganization(deps.pool, org.slug, `ScimConfig ${ref}`, { allow: (o) => o?.kind === 'kubernetes' && o.ref === ref });
+    const deleted = await deleteOrganization(deps.pool, org.slug, `ScimConfig ${ref}`, { allow: (o) => o?.kind === 'kubernetes' && o.ref === ref, audit: { actor: 'operator' } });
     if (deleted.status === 'deleted' && !deleted.alreadyDeleted) {
       deps.log.info({ object: ref, organization: org.slug, tokensRevoked: deleted.tokensRevoked, queueItemsDropped: deleted.queueItemsDropped, ms: Math.round(performance.now() - started) }, 'ScimConfig deleted: organization tokens revoked, provisioning stopped');
       await deps.events.emit(regardingOf(obj), { type: 'Normal', reason: 'TokenRevoked', action: 'RevokeTokens', note: `${deleted.tokensRevoked} token(s) of organization ${org.slug} revoked and its provisioning stopped (onDelete: ${parsed.success ? parsed.data.onDelete : 'keep'})` });
@@ -76,7 +76,7 @@ export async function finalizeScimConfig(deps: FinalizeDeps, obj: ScimConfigObje
     if (parsed.success && parsed.data.onDelete === 'revokeAll') {
       const approval = obj.metadata.annotations?.[ANNOTATIONS.approveRevocations];
       if (approval && approval !== obj.status?.lastHandledApproval) {
-        await approveHolds(deps.pool, org.id);
+        await approveHolds(deps.pool, org.id, { actor: 'operator' });
         await writeStatus(deps.clients, obj, { lastHandledApproval: approval });
       }
       const held = await revokeAllMembers({ ...deps, secretsDir: deps.secretsDir ?? '/var/run/secrets/scimsync' }, org.id, org.slug, parsed.data);

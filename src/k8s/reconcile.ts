@@ -67,7 +67,7 @@ async function handleRequests(deps: ReconcileDeps, obj: ScimConfigObject, organi
   const approval = a[ANNOTATIONS.approveRevocations];
   if (approval && approval !== obj.status?.lastHandledApproval) {
     // What `scimsync approve` does (src/reconciler/commands.ts).
-    const n = await approveHolds(deps.pool, organizationId);
+    const n = await approveHolds(deps.pool, organizationId, { actor: 'operator' });
     await markOrganization(deps.pool, organizationId);
     events.push({ type: 'Normal', reason: 'RevocationsApproved', action: 'ApproveRevocations', note: `${n} held revocation(s) approved; the next pass applies them` });
     out.lastHandledApproval = approval;

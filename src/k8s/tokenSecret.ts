@@ -65,8 +65,12 @@ async function writeSecret(ctx: TokenContext, obj: ScimConfigObject, existing: V
   else await ctx.clients.core.createNamespacedSecret({ namespace: obj.metadata.namespace, body });
 }
 
+/** The operator's actions are audited as actor "operator" (docs/security.md), each in its write's statement. */
+const OPERATOR = { actor: 'operator' } as const;
+
 async function issue(ctx: TokenContext, obj: ScimConfigObject, organizationId: string, secret: V1Secret | undefined, rotation?: string): Promise<ManagedToken> {
-  const { token, prefix } = await createToken(ctx.pool, organizationId, { description: describeToken(obj, rotation), issuedBy: 'operator' });
+  const audit = { ...OPERATOR, operation: rotation === undefined ? 'token.create' : 'token.rotate' } as const;
+  const { token, prefix } = await createToken(ctx.pool, organizationId, { description: describeToken(obj, rotation), issuedBy: 'operator', audit });
   await writeSecret(ctx, obj, secret, token);
   const issued = await findLiveToken(ctx.pool, organizationId, token);
   if (!issued) throw new Error(`token ${prefix} was revoked while it was being issued`);
@@ -85,7 +89,7 @@ export async function ensureToken(ctx: TokenContext, obj: ScimConfigObject, orga
   const rotate = rotation !== undefined && rotation !== '' && rotation !== obj.status?.lastHandledRotation;
 
   if (!current) {
-    const revoked = await revokeTokens(ctx.pool, organizationId, live.map((t) => t.id));
+    const revoked = await revokeTokens(ctx.pool, organizationId, live.map((t) => t.id), OPERATOR);
     const token = await issue(ctx, obj, organizationId, secret, rotate ? rotation : undefined);
     const reissued = revoked > 0 || presented !== undefined;
     return {
@@ -101,15 +105,15 @@ export async function ensureToken(ctx: TokenContext, obj: ScimConfigObject, orga
   // ones were issued but never reached the Secret (a failed write) and are revoked; older ones
   // are the predecessor of a rotation interrupted before its grace period was set.
   const others = live.filter((t) => t.id !== current.id && t.expiresAt === null);
-  await revokeTokens(ctx.pool, organizationId, others.filter((t) => t.createdAt > current.createdAt).map((t) => t.id));
+  await revokeTokens(ctx.pool, organizationId, others.filter((t) => t.createdAt > current.createdAt).map((t) => t.id), OPERATOR);
   const predecessors = others.filter((t) => t.createdAt <= current.createdAt).map((t) => t.id);
-  if (predecessors.length) await expireTokens(ctx.pool, organizationId, predecessors, new Date(Date.now() + gracePeriodMs));
+  if (predecessors.length) await expireTokens(ctx.pool, organizationId, predecessors, new Date(Date.now() + gracePeriodMs), OPERATOR);
   if (rotate && current.description !== describeToken(obj, rotation)) {
     // New token into the Secret first, then the grace period of the old one: a failure in
     // between leaves the old token fully valid and the rotation is simply tried again.
     const token = await issue(ctx, obj, organizationId, secret, rotation);
     const until = new Date(Date.now() + gracePeriodMs);
-    await expireTokens(ctx.pool, organizationId, [current.id], until);
+    await expireTokens(ctx.pool, organizationId, [current.id], until, OPERATOR);
     return {
       token,
       handledRotation: rotation,

@@ -2,6 +2,7 @@
 // reported at its own path (zod reports it at the parent's) with the closest known field, so
 // `spec.roleMapping` reads like the apiserver's `unknown field "spec.roleMapping"`.
 import type { z } from 'zod';
+import { defOf } from './pruneNulls.js';
 
 /** One line per problem, `path: message`; unknown fields suggest the closest field of `schema`. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], schema?: z.ZodType): string[] {
@@ -51,18 +52,9 @@ function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  element?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  options?: z.ZodType[];
-}
-
 /** The field names of the object schema at `path` inside `schema` (union options merged). */
 export function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
-  const def = (schema as unknown as { def: Def }).def;
+  const def = defOf(schema);
   const wrapped = def.innerType ?? def.in;
   if (wrapped) return knownKeys(wrapped, path);
   if (def.type === 'union') return [...new Set(def.options!.flatMap((o) => knownKeys(o, path)))];

@@ -5,7 +5,8 @@
 // Local files get the same treatment, so that a document is accepted in both places or in neither.
 import type { z } from 'zod';
 
-interface Def {
+/** The parts of a zod v4 schema's internal `def` that the schema walkers here read. */
+export interface Def {
   type: string;
   innerType?: z.ZodType;
   in?: z.ZodType;
@@ -14,7 +15,8 @@ interface Def {
   options?: z.ZodType[];
 }
 
-const defOf = (s: z.ZodType) => (s as unknown as { def: Def }).def;
+/** `schema`'s zod v4 internal definition (untyped in zod's public API). */
+export const defOf = (s: z.ZodType) => (s as unknown as { def: Def }).def;
 
 /** The object shapes `schema` may take (wrappers unwrapped, union options listed). */
 function shapes(schema: z.ZodType): Record<string, z.ZodType>[] {

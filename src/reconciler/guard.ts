@@ -7,6 +7,7 @@
 // organization, guard enabled or not (scenario 6 in docs/benchmarks.md: p99 6 s at 200/s).
 import type { ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
 import { withTransaction, type Pool, type Queryable } from '../store/pool.js';
+import { auditRowsCte, type AuditActor } from '../store/audit.js';
 
 export type GuardSpec = ResolvedScimConfigSpec['revocationGuard'];
 
@@ -167,12 +168,16 @@ export async function dropHolds(db: Queryable, organizationId: string, keep: str
   else await db.query(`delete from reconcile_holds where organization_id = $1::uuid and email <> all($2::text[])`, [organizationId, keep]);
 }
 
-export async function approveHolds(db: Queryable, organizationId: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `update reconcile_holds set approved_at = clock_timestamp() where organization_id = $1::uuid and approved_at is null`,
-    [organizationId],
+export async function approveHolds(db: Queryable, organizationId: string, audit?: AuditActor): Promise<number> {
+  // With `audit`, one holds.approve entry (resource id: how many were approved) in the same statement.
+  const { rows } = await db.query<{ n: number }>(
+    `with h as (
+       update reconcile_holds set approved_at = clock_timestamp() where organization_id = $1::uuid and approved_at is null returning 1
+     )${audit ? `, ${auditRowsCte(`(select $1::uuid as organization_id, (select count(*) from h)::text as resource_id)`, '$2', "'holds.approve'")}` : ''}
+     select count(*)::int as n from h`,
+    audit ? [organizationId, audit.actor] : [organizationId],
   );
-  return rowCount ?? 0;
+  return rows[0]!.n;
 }
 
 export async function countHolds(db: Queryable, organizationId: string): Promise<number> {

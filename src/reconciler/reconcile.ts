@@ -273,7 +273,7 @@ export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'u
   };
 }
 
-/** Sets the drift gauges at once; every reconciler re-reads them from last_plan.drift (orgGauges.ts). */
+/** Sets the drift gauges at once; /metrics re-reads them from last_plan.drift at scrape time (metricsState.ts). */
 function setDrift(slug: string, plan: Plan): Record<string, number> {
   const drift = driftOf(plan);
   for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: orgLabel(slug), kind }, n);

@@ -14,7 +14,6 @@ import { makeTargetResolver } from '../targets/index.js';
 import { AbortedError, classifyError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
-import { sampleOrganizationGauges } from './orgGauges.js';
 import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
 
 export interface ReconcilerSettings {
@@ -257,7 +256,6 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           queueDepth.set(st.depth);
           queueOldest.set(st.oldestSeconds);
           queueFailing.set(st.failing);
-          await sampleOrganizationGauges(pool);
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
             await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);

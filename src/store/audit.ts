@@ -20,6 +20,48 @@ export interface AuditRecord extends Required<Pick<AuditEntry, 'organization' | 
   requestId: string | null;
 }
 
+/**
+ * Who writes and in which request, passed from the HTTP layer (or the operator) into the store
+ * so the entry is recorded in the write's own transaction: both commit or neither, and entries
+ * commit in the order of their writes.
+ */
+export interface AuditContext {
+  /** The organization's slug (kept when the organization is deleted). */
+  organization: string;
+  /** "token:<prefix>", "cli" or "operator". */
+  actor: string;
+  requestId?: string;
+}
+
+/** An audit context and the operation it records (PUT and PATCH share a store function). */
+export interface AuditOperation {
+  ctx: AuditContext;
+  /** e.g. "User.replace", "Group.patch". */
+  operation: string;
+}
+
+/** Records `operation` on `resourceId` for `ctx` inside the caller's transaction (`client`). */
+export async function recordWrite(client: Queryable, organizationId: string, ctx: AuditContext, operation: string, resourceId: string): Promise<void> {
+  await recordAudit(client, { organizationId, organization: ctx.organization, actor: ctx.actor, operation, resourceId, requestId: ctx.requestId });
+}
+
+/** Who performs an admin action whose statement finds the organization itself (the operator's token and hold writes). */
+export interface AuditActor {
+  /** "cli" or "operator". */
+  actor: string;
+}
+
+/**
+ * A data-modifying CTE, `audited`, that records one entry per row of `source` (columns
+ * organization_id, resource_id) in the same statement as the write it follows, so both commit
+ * or neither. `actor` and `operation` are parameter references such as "$4".
+ */
+export function auditRowsCte(source: string, actor: string, operation: string): string {
+  return `audited as (insert into audit_log (organization_id, organization, actor, operation, resource_id)
+            select s.organization_id, o.slug, ${actor}::text, ${operation}::text, s.resource_id
+              from ${source} s join organizations o on o.id = s.organization_id)`;
+}
+
 /** Records one entry; pass the write's transaction client to commit both or neither. */
 export async function recordAudit(db: Queryable, e: AuditEntry): Promise<void> {
   await db.query(

@@ -7,6 +7,7 @@ import type { Pool, PoolClient, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
 import { retryOnDeadlock, writeBatched } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
+import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
 import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
@@ -158,7 +159,7 @@ async function markTouched(client: PoolClient, organizationId: string, touched: 
   else await markForReconcile(client, organizationId, touched.users);
 }
 
-export async function createGroup(pool: Pool, organizationId: string, resource: Record<string, unknown>, members: MemberRef[]): Promise<GroupRow> {
+export async function createGroup(pool: Pool, organizationId: string, resource: Record<string, unknown>, members: MemberRef[], audit?: AuditContext): Promise<GroupRow> {
   const c = columns(resource);
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<GroupRow>(
@@ -170,6 +171,7 @@ export async function createGroup(pool: Pool, organizationId: string, resource: 
     const touched = noneTouched();
     await insertMembers(client, organizationId, row.id, members, touched);
     await markTouched(client, organizationId, touched, false);
+    if (audit) await recordWrite(client, organizationId, audit, 'Group.create', row.id);
     return { ...row, unknownMembers: touched.unknown };
   });
 }
@@ -198,13 +200,20 @@ export function updateGroup(
   id: string,
   ifMatch: string[] | undefined,
   change: (current: GroupRow) => GroupChange,
+  audit?: AuditOperation,
 ): Promise<GroupRow> {
   if (!UUID.test(id)) return Promise.reject(new NotFoundError('Group', id));
   return writeBatched(
     pool,
     `${organizationId}/${id}`,
     (client) => getGroup(client, organizationId, id, true),
-    (client, current) => writeGroup(client, organizationId, current, ifMatch, change),
+    // The entry is written inside the request's savepoint: a request of a batch that fails
+    // is rolled back with its entry.
+    async (client, current) => {
+      const row = await writeGroup(client, organizationId, current, ifMatch, change);
+      if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
+      return row;
+    },
   );
 }
 
@@ -246,7 +255,7 @@ async function markAndBump(client: PoolClient, organizationId: string, id: strin
   return row;
 }
 
-export async function deleteGroup(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
+export async function deleteGroup(pool: Pool, organizationId: string, id: string, ifMatch?: string[], audit?: AuditContext): Promise<void> {
   // A deadlock with a batch adding this group to another one (that batch holds the other
   // group's row and waits for this one) is retried, as the batch side is.
   await retryOnDeadlock(() => withTransaction(pool, async (client) => {
@@ -263,6 +272,7 @@ export async function deleteGroup(pool: Pool, organizationId: string, id: string
     );
     await client.query('delete from scim_groups where id = $1::uuid', [id]);
     await markTouched(client, organizationId, touched, false);
+    if (audit) await recordWrite(client, organizationId, audit, 'Group.delete', id);
   }));
 }
 

@@ -5,6 +5,7 @@
 // Schema: migrations/1796100000000_organization_owner.sql.
 import type { ScimConfigSpec } from '../orgs/scimConfig.js';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
+import { recordAudit, type AuditActor } from './audit.js';
 
 export type OwnerKind = 'file' | 'kubernetes';
 
@@ -182,6 +183,8 @@ export type DeleteResult =
 export interface DeleteOptions {
   /** Deletes only when this returns true for the current owner (e.g. the operator: only its own). */
   allow?: (owner: Owner | null) => boolean;
+  /** Records organization.delete for this actor in the same transaction (not again for an organization already deleted). */
+  audit?: AuditActor;
 }
 
 /**
@@ -204,6 +207,9 @@ export async function deleteOrganizationIn(client: PoolClient, slug: string, act
   );
   const tokens = await client.query(`update scim_tokens set revoked_at = now() where organization_id = $1::uuid and revoked_at is null`, [current.id]);
   const queue = await client.query(`delete from reconcile_queue where organization_id = $1::uuid`, [current.id]);
+  if (opts.audit && current.deletedAt === null) {
+    await recordAudit(client, { organizationId: current.id, organization: current.slug, actor: opts.audit.actor, operation: 'organization.delete', resourceId: current.slug });
+  }
   return {
     status: 'deleted',
     organization: organizationOf(updated[0]!),

@@ -2,6 +2,7 @@
 // (a 256-bit random secret needs no slow hash) and a short public prefix to find and name it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from './pool.js';
+import { auditRowsCte, type AuditActor } from './audit.js';
 import type { AuthenticatedToken, TokenCache } from './tokenCache.js';
 
 const TOKEN_PREFIX = 'scimsync';
@@ -42,16 +43,22 @@ export class OrganizationDeletedError extends Error {
 export async function createToken(
   db: Queryable,
   organizationId: string,
-  opts: { description?: string; expiresAt?: Date; issuedBy?: 'cli' | 'operator' } = {},
+  opts: { description?: string; expiresAt?: Date; issuedBy?: 'cli' | 'operator'; audit?: AuditActor & { operation?: 'token.create' | 'token.rotate' } } = {},
 ): Promise<{ token: string; prefix: string }> {
   const prefix = newPrefix();
   const token = `${TOKEN_PREFIX}_${prefix}_${randomBytes(32).toString('base64url')}`;
+  // With `audit`, the entry (resource id: the prefix) is written by the same statement.
   const { rowCount } = await db.query(
-    `insert into scim_tokens (organization_id, prefix, token_hash, description, expires_at, issued_by)
-     select o.id, $2::text, $3::bytea, $4::text, $5::timestamptz, $6::text
-       from organizations o where o.id = $1::uuid and o.deleted_at is null
-        for share`,
-    [organizationId, prefix, sha256(token), opts.description ?? null, opts.expiresAt?.toISOString() ?? null, opts.issuedBy ?? 'cli'],
+    `with t as (
+       insert into scim_tokens (organization_id, prefix, token_hash, description, expires_at, issued_by)
+       select o.id, $2::text, $3::bytea, $4::text, $5::timestamptz, $6::text
+         from organizations o where o.id = $1::uuid and o.deleted_at is null
+          for share
+       returning organization_id, prefix as resource_id
+     )${opts.audit ? `, ${auditRowsCte('t', '$7', '$8')}` : ''}
+     select resource_id from t`,
+    [organizationId, prefix, sha256(token), opts.description ?? null, opts.expiresAt?.toISOString() ?? null, opts.issuedBy ?? 'cli',
+      ...(opts.audit ? [opts.audit.actor, opts.audit.operation ?? 'token.create'] : [])],
   );
   if (!rowCount) throw new OrganizationDeletedError(`organization ${organizationId} is deleted: it gets no new tokens until it is declared again`);
   return { token, prefix };
@@ -192,20 +199,29 @@ export async function liveOperatorTokens(db: Queryable, organizationId: string):
 }
 
 /** Lets live tokens expire at `at` at the latest (a rotated-out token's grace period). */
-export async function expireTokens(db: Queryable, organizationId: string, ids: readonly string[], at: Date): Promise<void> {
+export async function expireTokens(db: Queryable, organizationId: string, ids: readonly string[], at: Date, audit?: AuditActor): Promise<void> {
+  // With `audit`, one entry per token (token.expire, resource id: the prefix) in the same statement.
   await db.query(
-    `update scim_tokens set expires_at = least(coalesce(expires_at, $3::timestamptz), $3::timestamptz)
-      where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null`,
-    [organizationId, ids, at.toISOString()],
+    `with t as (
+       update scim_tokens set expires_at = least(coalesce(expires_at, $3::timestamptz), $3::timestamptz)
+        where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null
+       returning organization_id, prefix as resource_id
+     )${audit ? `, ${auditRowsCte('t', '$4', "'token.expire'")}` : ''}
+     select 1 from t`,
+    [organizationId, ids, at.toISOString(), ...(audit ? [audit.actor] : [])],
   );
 }
 
-/** Revokes live tokens by id; returns how many were live. */
-export async function revokeTokens(db: Queryable, organizationId: string, ids: readonly string[]): Promise<number> {
+/** Revokes live tokens by id; returns how many were live. With `audit`, one token.revoke entry per token, same statement. */
+export async function revokeTokens(db: Queryable, organizationId: string, ids: readonly string[], audit?: AuditActor): Promise<number> {
   if (ids.length === 0) return 0;
   const { rowCount } = await db.query(
-    `update scim_tokens set revoked_at = now() where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null`,
-    [organizationId, ids],
+    `with t as (
+       update scim_tokens set revoked_at = now() where organization_id = $1::uuid and id = any($2::uuid[]) and revoked_at is null
+       returning organization_id, prefix as resource_id
+     )${audit ? `, ${auditRowsCte('t', '$3', "'token.revoke'")}` : ''}
+     select 1 from t`,
+    [organizationId, ids, ...(audit ? [audit.actor] : [])],
   );
   return rowCount ?? 0;
 }

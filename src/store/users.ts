@@ -8,6 +8,7 @@ import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.j
 import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { retryOnDeadlock } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
+import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
 
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 import { USERS_SQL } from './filterSql.js';
@@ -79,19 +80,29 @@ const conflictDetail = (userName: string) => `userName "${userName}" is already 
  * reused address: the re-provisioned user starts with no group memberships (isAnotherPerson).
  * Returns the row and whether it was re-provisioned.
  */
-export async function createUser(pool: Pool, organizationId: string, resource: Record<string, unknown>): Promise<{ row: UserRow; reprovisioned: boolean }> {
+export async function createUser(
+  pool: Pool,
+  organizationId: string,
+  resource: Record<string, unknown>,
+  audit?: AuditContext,
+): Promise<{ row: UserRow; reprovisioned: boolean }> {
   const c = columns(resource);
   // The common case in one statement (its own transaction): insert, mark for reconcile,
-  // NOTIFY. Only a userName that is taken goes the slower way below.
+  // audit entry, NOTIFY. Only a userName that is taken goes the slower way below.
+  const auditCte = audit
+    ? `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+               select $1::uuid, $7::text, $8::text, 'User.create', u.id::text, $9::text from u)`
+    : '';
   const { rows } = await pool.query<UserRow>(
     `with u as (
        insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
        values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb)
        on conflict (organization_id, lower(user_name)) where deleted_at is null do nothing
        returning ${SELECT}
-     ), q as (${markStatement('$1', 'select id from u')})
+     ), q as (${markStatement('$1', 'select id from u')})${auditCte}
      select u.*, ${notifyAfter('q', '$1')} as notified from u`,
-    [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
+    [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource),
+      ...(audit ? [audit.organization, audit.actor, audit.requestId ?? null] : [])],
   );
   if (rows[0]) return { row: { ...rows[0], groups: [] }, reprovisioned: false };
   return withTransaction(pool, async (client) => {
@@ -100,6 +111,7 @@ export async function createUser(pool: Pool, organizationId: string, resource: R
     const row = await writeUser(client, organizationId, existing.id, resource);
     if (isAnotherPerson(existing.resource.externalId, c.externalId)) await dropMemberships(client, row.id);
     await markForReconcile(client, organizationId, [row.id]);
+    if (audit) await recordWrite(client, organizationId, audit, 'User.create', row.id);
     return { row, reprovisioned: true };
   });
 }
@@ -155,10 +167,13 @@ export async function updateUser(
   id: string,
   ifMatch: string[] | undefined,
   change: (current: UserRow) => Record<string, unknown> | undefined,
+  audit?: AuditOperation,
 ): Promise<UserRow> {
   return withTransaction(pool, async (client) => {
     const current = await getUser(client, organizationId, id, true);
     checkVersion(current, ifMatch);
+    // A write that changes nothing is still the client's write: it is recorded too.
+    if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
     const next = change(current);
     if (!next) return current;
     const row = await writeUser(client, organizationId, id, next);
@@ -168,7 +183,7 @@ export async function updateUser(
 }
 
 /** Deletes a user: tombstone it, drop its group memberships, mark it for reconciliation. */
-export async function deleteUser(pool: Pool, organizationId: string, id: string, ifMatch?: string[]): Promise<void> {
+export async function deleteUser(pool: Pool, organizationId: string, id: string, ifMatch?: string[], audit?: AuditContext): Promise<void> {
   // Groups first, then the user (lockOrder.ts): a group batch adding this user holds its group
   // row, then wants the user's. A deadlock left over (a group that gained the user between the
   // two locks) is retried, as the batch side is.
@@ -179,6 +194,7 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
     await client.query(`update scim_users set deleted_at = clock_timestamp(), active = false where id = $1::uuid`, [id]);
     await dropMemberships(client, id);
     await markForReconcile(client, organizationId, [id]);
+    if (audit) await recordWrite(client, organizationId, audit, 'User.delete', id);
   }));
 }
 

@@ -18,6 +18,7 @@ import { cliEnv, killAllCli, sleep, startCli, waitForOk, type CliProcess } from 
 import { condition, eventually, scimConfig, startOperatorRig, type OperatorRig } from '../helpers/operator.js';
 import { alertRules, metricNames, panelQueries, RULES_FILE, substitute } from './monitoring.js';
 import { prometheusTools, runTool, type PrometheusTools } from './tools.js';
+import { USER_SCHEMA as SCIM_USER, GROUP_SCHEMA as SCIM_GROUP, PATCH_OP_SCHEMA as PATCH } from '../../src/scim/schemas.js';
 
 /** Panel queries that may legitimately be empty in a healthy run, with the reason. */
 const ALLOWED_EMPTY: Record<string, string> = {
@@ -36,9 +37,6 @@ const ALLOWED_EMPTY_WITHOUT_DEFAULT: Record<string, string> = {
 
 // Wall time of the workload, for range queries and the rate window.
 const RATE_WINDOW = '2m';
-const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const SCIM_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let tools: PrometheusTools;
 let rig: OperatorRig;

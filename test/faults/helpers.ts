@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/store/embedded.js';
+import { startHttpTarget, type HttpTargetServer } from '../helpers/httpTarget.js';
 import { MAIN } from '../helpers/reconcilerProcess.js';
 
 /** FAULTS_QUICK=1 (CI): fewer rounds and shorter load; the full run is documented in docs/faults.md. */
@@ -252,4 +254,34 @@ export function metricSum(text: string, name: string, labelMatch: (labels: strin
     if (m && m[1] === name && labelMatch(m[2] ?? '')) sum += Number(m[3]);
   }
   return sum;
+}
+
+/** What a fault suite runs against; the fields are set in its beforeAll. */
+export interface FaultRig<D> {
+  db: D;
+  target: HttpTargetServer;
+  /** A scimsync config file for org `acme` whose target is `target`. */
+  config: { file: string; remove(): Promise<void> };
+  /** The suite's scimsync processes: the ones still running are SIGKILLed in afterAll. */
+  procs: ScimsyncProcess[];
+}
+
+/**
+ * Registers a fault suite's beforeAll/afterAll: a database from `startDb` and an HTTP target
+ * (started together), a config for org `acme` pointing at the target; afterAll SIGKILLs the
+ * suite's live processes, then closes the target, removes the config and calls `stopDb`.
+ */
+export function useFaultRig<D>(startDb: () => Promise<D>, stopDb: (db: D) => Promise<void>): FaultRig<D> {
+  const rig = { procs: [] as ScimsyncProcess[] } as FaultRig<D>;
+  beforeAll(async () => {
+    [rig.db, rig.target] = await Promise.all([startDb(), startHttpTarget()]);
+    rig.config = await scimConfigFile('acme', rig.target.baseUrl);
+  }, 120_000);
+  afterAll(async () => {
+    for (const p of rig.procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await rig.target?.close();
+    await rig.config?.remove();
+    if (rig.db) await stopDb(rig.db);
+  });
+  return rig;
 }

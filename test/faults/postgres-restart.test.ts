@@ -5,32 +5,16 @@
 // be there afterwards; every failure must be 503 + Retry-After with a SCIM error body, never
 // another 5xx; both processes must survive; /readyz must fail during the outage; the
 // reconciler must pause, resume and converge. Prints the figures docs/faults.md quotes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makePool, type Pool } from '../../src/store/pool.js';
 import { waitFor } from '../helpers/desired.js';
-import { startHttpTarget, type HttpTargetServer } from '../helpers/httpTarget.js';
 import {
-  QUICK, deprecations, createTokenFor, lostWrites, newLedger, scimConfigFile, scimRequest, sleep, spawnScimsync, startRestartablePostgres, statusSummary, writer,
-  type RestartablePostgres, type ScimsyncProcess,
+  QUICK, deprecations, createTokenFor, lostWrites, newLedger, scimRequest, sleep, spawnScimsync, startRestartablePostgres, statusSummary, writer,
+  useFaultRig,
 } from './helpers.js';
 
-let pg: RestartablePostgres;
-let target: HttpTargetServer;
-let config: { file: string; remove(): Promise<void> };
-const procs: ScimsyncProcess[] = [];
-
-beforeAll(async () => {
-  pg = await startRestartablePostgres();
-  target = await startHttpTarget();
-  config = await scimConfigFile('acme', target.baseUrl);
-}, 120_000);
-
-afterAll(async () => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await target?.close();
-  await config?.remove();
-  await pg?.destroy();
-});
+const rig = useFaultRig(startRestartablePostgres, (pg) => pg.destroy());
+const { procs } = rig;
 
 /** Milliseconds until `base` answers a SCIM read with 200 again. */
 async function recovery(base: string, token: string, since: number): Promise<number> {
@@ -44,19 +28,19 @@ async function recovery(base: string, token: string, since: number): Promise<num
 describe('Postgres restart under write load', () => {
   it('loses no acknowledged write, answers 503 + Retry-After (never 500) and recovers by itself', async () => {
     const env = {
-      DATABASE_URL: pg.url, RECONCILER_POLL_MS: '200', RECONCILER_LEASE_MS: '3000', RECONCILER_RETRY_BASE_MS: '100',
+      DATABASE_URL: rig.db.url, RECONCILER_POLL_MS: '200', RECONCILER_LEASE_MS: '3000', RECONCILER_RETRY_BASE_MS: '100',
       RECONCILER_RETRY_MAX_MS: '2000', SHUTDOWN_TIMEOUT_MS: '5000',
     };
-    const full = await spawnScimsync(['start', '--config', config.file], env);
+    const full = await spawnScimsync(['start', '--config', rig.config.file], env);
     procs.push(full);
     await full.ready();
-    const ingress = await spawnScimsync(['start', '--config', config.file], { ...env, RECONCILER_ENABLED: 'false' });
+    const ingress = await spawnScimsync(['start', '--config', rig.config.file], { ...env, RECONCILER_ENABLED: 'false' });
     procs.push(ingress);
     await ingress.ready();
-    const token = await createTokenFor(pg.url, 'acme');
+    const token = await createTokenFor(rig.db.url, 'acme');
     // Target calls take a while, so reconcile items are mid-pass (holding a transaction, then
     // finishing their queue rows) when Postgres goes away.
-    target.latencyMs = 30;
+    rig.target.latencyMs = 30;
     const bases = procs.map((p) => `${p.url}/scim/v2/acme`);
 
     const ledger = newLedger();
@@ -69,11 +53,11 @@ describe('Postgres restart under write load', () => {
     const readyDuringOutage: number[] = [];
     for (const mode of rounds) {
       await sleep(loadMs);
-      await pg.stop(mode);
+      await rig.db.stop(mode);
       await sleep(downMs / 2);
       for (const p of procs) readyDuringOutage.push(await fetch(`${p.url}/readyz`).then((r) => r.status, () => 0)); // 0: no answer (the process died)
       await sleep(downMs / 2);
-      await pg.start();
+      await rig.db.start();
       const up = Date.now();
       recoveries.push({ mode, ms: await Promise.all(bases.map((b) => recovery(b, token, up))) });
       for (const p of procs) expect(p.child.exitCode, p.output.join('').slice(-3000)).toBeNull();
@@ -82,7 +66,7 @@ describe('Postgres restart under write load', () => {
     stop.stopped = true;
     await Promise.all(writers);
 
-    const pool: Pool = makePool(pg.url, 2);
+    const pool: Pool = makePool(rig.db.url, 2);
     try {
       const lost = await lostWrites(ledger, (sql, values) => pool.query(sql, values));
       const figures = {
@@ -104,7 +88,7 @@ describe('Postgres restart under write load', () => {
 
       // The reconciler paused during the outages and lost no item: the target converges.
       const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from scim_users where deleted_at is null and active`);
-      await waitFor(() => target.members('acme').length === rows[0].n, 60_000, `target converges to ${rows[0].n} members (has ${target.members('acme').length})`);
+      await waitFor(() => rig.target.members('acme').length === rows[0].n, 60_000, `target converges to ${rows[0].n} members (has ${rig.target.members('acme').length})`);
     } finally {
       await pool.end();
     }

@@ -39,3 +39,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * How many memberships name a User that is deleted (tombstoned) or a Group that no longer
+ * exists — 0 when referential integrity holds.
+ */
+export async function danglingMembers(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `select count(*) as n from scim_group_members m
+      left join scim_users u on m.member_type = 'User' and u.id = m.member_id and u.deleted_at is null
+      left join scim_groups g on m.member_type = 'Group' and g.id = m.member_id
+      where u.id is null and g.id is null`,
+  );
+  return Number(rows[0]!.n);
+}

@@ -78,3 +78,19 @@ export async function startTestServer(opts: { org?: string; spec?: Record<string
     },
   };
 }
+
+/**
+ * One row of a table-driven SCIM request test. `path` is relative to the organization's SCIM
+ * base URL, a function when it needs an id created in beforeAll; `raw` is sent verbatim
+ * instead of `body` JSON-encoded.
+ */
+export interface ScimRequestCase {
+  name: string;
+  method?: string;
+  path: string | (() => string);
+  body?: unknown;
+  raw?: string;
+}
+
+/** The case's path, the function called if it is one. */
+export const casePath = (c: ScimRequestCase): string => (typeof c.path === 'function' ? c.path() : c.path);
