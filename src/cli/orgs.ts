@@ -1,6 +1,5 @@
 // `scimsync org list|delete`, and what `scimsync start` does with the organizations it is
 // given: the local form of a ScimConfig's lifecycle (create, update, "Delete Configuration").
-import { recordAudit } from '../store/audit.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ScimConfigDocument } from '../orgs/scimConfig.js';
@@ -34,7 +33,7 @@ export async function orgCommand(argv: string[], ctx: OrgCliContext): Promise<nu
     return 2;
   }
   // A Kubernetes ScimConfig would declare it again at its next reconcile: delete the resource.
-  const r = await deleteOrganization(ctx.pool, slug, 'scimsync org delete', { allow: (owner) => owner?.kind !== 'kubernetes' });
+  const r = await deleteOrganization(ctx.pool, slug, 'scimsync org delete', { allow: (owner) => owner?.kind !== 'kubernetes', audit: { actor: 'cli' } });
   if (r.status === 'not-found') {
     ctx.err(`unknown organization "${slug}" (scimsync org list shows them)`);
     return 1;
@@ -44,8 +43,6 @@ export async function orgCommand(argv: string[], ctx: OrgCliContext): Promise<nu
     return 1;
   }
   const { tokensRevoked, queueItemsDropped, alreadyDeleted, organization } = r;
-  // After the deletion's own transaction (src/store/orgs.ts); docs/security.md, "Audit trail".
-  await recordAudit(ctx.pool, { organizationId: organization.id, organization: slug, actor: 'cli', operation: 'organization.delete', resourceId: slug });
   ctx.log.warn({ organization: slug, actor: r.actor, tokensRevoked, queueItemsDropped, alreadyDeleted }, 'organization deleted');
   ctx.err(
     alreadyDeleted
@@ -90,7 +87,6 @@ export async function declareOrganizations(pool: Pool, log: Logger, docs: ScimCo
     if (c.created || c.restored) log.info({ organization: c.organization.slug, owner: describeOwner(owner), restored: c.restored }, c.created ? 'organization created' : 'organization restored');
   }
   for (const d of r.deleted) {
-    await recordAudit(pool, { organizationId: d.organization.id, organization: d.organization.slug, actor: 'cli', operation: 'organization.delete', resourceId: d.organization.slug });
     log.warn(
       { organization: d.organization.slug, actor: d.actor, tokensRevoked: d.tokensRevoked, queueItemsDropped: d.queueItemsDropped },
       'organization deleted: no longer declared',

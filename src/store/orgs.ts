@@ -263,7 +263,7 @@ export async function applyFileDeclarations(pool: Pool, specs: ScimConfigSpec[],
           [specs.map((s) => s.organization)],
         );
         for (const { slug } of rows) {
-          const r = await deleteOrganizationIn(client, slug, `scimsync start: not declared in ${owner.ref}`);
+          const r = await deleteOrganizationIn(client, slug, `scimsync start: not declared in ${owner.ref}`, { audit: { actor: 'cli' } });
           if (r.status === 'deleted') deleted.push(r);
         }
       }
