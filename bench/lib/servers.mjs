@@ -46,7 +46,9 @@ export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = spec
   await runNode(['dist/main.js', 'migrate'], base);
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
-  const child = spawnNode(['dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
+  // BENCH_CPU_PROF=<dir>: ours writes a V8 CPU profile there when stopped (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawnNode([...prof, 'dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
   // Generous: scenario 10 declares 5,000 organizations at start-up.
   await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, 600_000);
   const tokens = {};

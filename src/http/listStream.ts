@@ -70,23 +70,45 @@ export async function streamListResponse(
   if (p.cursor === undefined) head.startIndex = p.startIndex;
   else if (page.next) head.nextCursor = encodeCursor(page.next);
   res.status(200).setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  const open = `${JSON.stringify(head).slice(0, -1)},"Resources":[`;
+  if (chunks.length <= 1) {
+    // One chunk (every lookup an IdP sends, e.g. userName eq): the whole body in one write,
+    // with a Content-Length, like any other SCIM response.
+    const { text, sent } = renderChunk(chunks[0] ?? [], first, 0);
+    const body = Buffer.from(`${open}${text}],"itemsPerPage":${sent}}`, 'utf8');
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
+    return;
+  }
   let sent = 0;
   try {
-    await write(res, `${JSON.stringify(head).slice(0, -1)},"Resources":[`);
+    await write(res, open);
     for (let i = 0; i < chunks.length; i++) {
       const rendered = i === 0 ? first : await load(chunks[i]!.map((k) => k.id));
-      // Keep the page's order: the chunk query returns rows in any order.
-      const byId = new Map(rendered.map((r) => [r.id, r]));
-      for (const k of chunks[i]!) {
-        const r = byId.get(k.id);
-        if (!r) continue;
-        await write(res, `${sent ? ',' : ''}${JSON.stringify(r)}`);
-        sent++;
-      }
+      // One write per chunk: a write per row costs a syscall and a chunk header each.
+      const part = renderChunk(chunks[i]!, rendered, sent);
+      if (part.text) await write(res, part.text);
+      sent = part.sent;
     }
     res.end(`],"itemsPerPage":${sent}}`);
   } catch (err) {
     req.log.warn({ err, sent }, 'list response cut short');
     res.destroy();
   }
+}
+
+/**
+ * The JSON text of one chunk's rows in the page's order (the chunk query returns rows in any
+ * order; rows deleted meanwhile are left out), preceded by a comma when rows were sent before.
+ * Returns the text and the count of rows sent so far, this chunk's included.
+ */
+function renderChunk(keys: RowKey[], rendered: { id: string }[], sentBefore: number): { text: string; sent: number } {
+  const byId = new Map(rendered.map((r) => [r.id, r]));
+  const parts: string[] = [];
+  for (const k of keys) {
+    const r = byId.get(k.id);
+    if (r) parts.push(JSON.stringify(r));
+  }
+  const sent = sentBefore + parts.length;
+  return { text: parts.length ? `${sentBefore ? ',' : ''}${parts.join(',')}` : '', sent };
 }

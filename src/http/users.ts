@@ -1,12 +1,13 @@
 // /Users (RFC 7644 §3.3–3.6).
 import { Router, type Request, type Response } from 'express';
 import { streamListResponse } from './listStream.js';
+import { matchesAtMostOne } from '../scim/filter.js';
 import { DEFAULT_MAX_PATCH_OPERATIONS, applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
 import { parseListParams, searchRequest, type ListParams } from '../scim/listParams.js';
 import { USER_RESOURCE, type ResourceTypeDef } from '../scim/schemas.js';
 import type { Pool } from '../store/pool.js';
-import { createUser, deleteUser, getUser, getUsersByIds, groupsOfUsers, listUserKeys, updateUser, type GroupRef, type UserRow } from '../store/users.js';
+import { createUser, deleteUser, getUser, getUsersByIds, groupsOfUsers, listUserKeys, lookupUser, updateUser, type GroupRef, type UserRow } from '../store/users.js';
 import { baseUrl, etagOf, metaOf, ifMatchVersions, sendPatchResult, sendResource, sendScim } from './respond.js';
 import { auditOf } from './audit.js';
 import type { HttpOptions } from './options.js';
@@ -47,6 +48,15 @@ export async function renderUsers(pool: Pool, req: Request, opts: HttpOptions, r
 /** GET /Users and POST /Users/.search: streamed in memory-bounded chunks (listStream.ts). */
 export async function listUsersResponse(pool: Pool, req: Request, res: Response, opts: HttpOptions, p: ListParams, organizationId: string) {
   const withGroups = wants(p, 'groups');
+  if (p.filter && matchesAtMostOne(p.filter)) {
+    // A lookup of one user (userName eq, id eq): one query reads the page with its row. The
+    // keys-first path exists to bound the memory of large pages; one row is its own bound.
+    const page = await lookupUser(pool, organizationId, { ...p, filter: p.filter }, withGroups);
+    const rendered = await renderUsers(pool, req, opts, page.rows, p);
+    const keys = page.rows.map((r) => ({ id: r.id, createdAtKey: r.createdAtKey, weight: 0 }));
+    await streamListResponse(req, res, p, { ...page, rows: keys }, async () => rendered as { id: string }[]);
+    return;
+  }
   const page = await listUserKeys(pool, organizationId, p, withGroups);
   await streamListResponse(req, res, p, page, async (ids) =>
     renderUsers(pool, req, opts, await getUsersByIds(pool, organizationId, ids, withGroups), p) as Promise<{ id: string }[]>,

@@ -2,6 +2,7 @@
 // AST with canonical attribute paths, then translated to SQL (src/store/filterSql.ts) or
 // evaluated in memory (the PATCH engine's value filters).
 export type { CompareOp, FilterNode, FilterValue, PatchPath } from './filter/ast.js';
+export { matchesAtMostOne } from './filter/ast.js';
 export { parseFilter } from './filter/parser.js';
 export { parsePatchPath } from './filter/patchPath.js';
 export { evaluateFilter, matchesValueFilter } from './filter/evaluate.js';

@@ -1,7 +1,7 @@
 // The audit trail (migrations/1796200000000_audit_log.sql): time, organization, actor,
 // operation, resource id and request id of every write — no attribute values, so the trail
 // holds no directory data beyond resource ids.
-import type { Queryable } from './pool.js';
+import { prepared, type Queryable } from './pool.js';
 
 export interface AuditEntry {
   organizationId?: string;
@@ -64,11 +64,11 @@ export function auditRowsCte(source: string, actor: string, operation: string): 
 
 /** Records one entry; pass the write's transaction client to commit both or neither. */
 export async function recordAudit(db: Queryable, e: AuditEntry): Promise<void> {
-  await db.query(
+  await db.query(prepared(
     `insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
      values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text)`,
     [e.organizationId ?? null, e.organization, e.actor, e.operation, e.resourceId ?? null, e.requestId ?? null],
-  );
+  ));
 }
 
 /** The newest `limit` entries of an organization, newest first. */

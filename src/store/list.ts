@@ -3,7 +3,7 @@
 import type { FilterNode } from '../scim/filter.js';
 import type { AttrPath } from '../scim/paths.js';
 import { filterToSql, sortExpression, type SqlTarget } from './filterSql.js';
-import type { Queryable } from './pool.js';
+import { prepared, type Queryable } from './pool.js';
 
 export interface ListQuery {
   filter?: FilterNode;
@@ -37,10 +37,35 @@ export interface ListSpec {
   /** extra predicate, e.g. "u.deleted_at is null" */
   live: string;
   select: string;
+  /** The statements' texts come from a bounded set: run them prepared (pool.ts, prepared). */
+  prepare?: boolean;
 }
 
 /** Uncompressed size of a jsonb column (`|| '{}'` detoasts it; pg_column_size alone gives the compressed size). */
 export const jsonbWeight = (column: string) => `pg_column_size(${column} || '{}'::jsonb)`;
+
+/**
+ * The page of a query that matches at most one live row (matchesAtMostOne: userName eq, id
+ * eq): the row is read without order or paging clauses, and startIndex/count are applied here.
+ * Without the paging parameters Postgres can keep one generic plan for a prepared lookup
+ * (with them it planned every call: 233 µs of planning against 43 µs of execution, measured
+ * with pg_stat_statements on the userName eq lookup).
+ */
+export async function lookupRows<T extends { id: string; createdAtKey: string }>(
+  db: Queryable,
+  spec: ListSpec,
+  organizationId: string,
+  q: ListQuery & { filter: FilterNode },
+): Promise<ListPage<T>> {
+  const a = spec.target.alias;
+  const params: unknown[] = [organizationId];
+  const where = `${a}.organization_id = $1::uuid and ${spec.live} and (${filterToSql(q.filter, spec.target, params)})`;
+  const text = `select ${spec.select} from ${spec.from} where ${where}`;
+  const { rows } = await db.query<T>(spec.prepare ? prepared(text, params) : { text, values: params });
+  const total = rows.length;
+  if (q.cursor !== undefined) return { total, rows: q.cursor === null ? rows.slice(0, q.count) : [] };
+  return { total, rows: rows.slice(q.startIndex - 1, q.startIndex - 1 + q.count) };
+}
 
 export async function listRows<T extends { id: string; createdAtKey: string }>(
   db: Queryable,
@@ -55,7 +80,8 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   const countParams = [...params];
   const countWhere = where;
   const countRows = async () => {
-    const { rows } = await db.query<{ total: string }>(`select count(*) as total from ${spec.from} where ${countWhere}`, countParams);
+    const text = `select count(*) as total from ${spec.from} where ${countWhere}`;
+    const { rows } = await db.query<{ total: string }>(spec.prepare ? prepared(text, countParams) : { text, values: countParams });
     return Number(rows[0]?.total ?? 0);
   };
   if (q.count === 0) return { total: await countRows(), rows: [] };
@@ -77,7 +103,8 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
     params.push(q.startIndex - 1, q.count);
     paging = `offset $${params.length - 1}::bigint limit $${params.length}::int`;
   }
-  const { rows } = await db.query<T>(`select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
+  const text = `select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`;
+  const { rows } = await db.query<T>(spec.prepare ? prepared(text, params) : { text, values: params });
   if (q.cursor !== undefined) {
     const more = rows.length > q.count;
     if (more) rows.length = q.count;

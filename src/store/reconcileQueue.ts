@@ -1,7 +1,7 @@
 // "Needs reconciling" markers (DESIGN.md: write and enqueue in one transaction). The SCIM
 // store calls markForReconcile inside the transaction of every write to users, groups or
 // memberships; pg_notify is transactional, so workers are woken only once the change commits.
-import type { PoolClient } from './pool.js';
+import { prepared, type PoolClient } from './pool.js';
 
 export const RECONCILE_CHANNEL = 'scimsync_reconcile';
 /** Above this many affected users one organization-wide item replaces per-user items. */
@@ -29,6 +29,9 @@ export function markStatement(orgParam: string, idsSql: string): string {
 export const notifyAfter = (cte: string, orgParam: string) =>
   `(select pg_notify('${RECONCILE_CHANNEL}', ${orgParam}::text) from (select 1 from ${cte} limit 1) as n)`;
 
+const MARK_SQL = `with q as (${markStatement('$1', 'select unnest(coalesce($2::uuid[], array[null::uuid]))')})
+     select ${notifyAfter('q', '$1')}`;
+
 /**
  * Records that the organization (userIds undefined) or some of its users need reconciling,
  * and wakes the workers (NOTIFY is delivered at commit) — one statement, one round trip.
@@ -36,9 +39,5 @@ export const notifyAfter = (cte: string, orgParam: string) =>
 export async function markForReconcile(client: PoolClient, organizationId: string, userIds?: readonly string[]): Promise<void> {
   const ids = userIds && userIds.length <= MAX_USER_ITEMS ? [...new Set(userIds)] : undefined;
   if (ids && ids.length === 0) return;
-  await client.query(
-    `with q as (${markStatement('$1', 'select unnest(coalesce($2::uuid[], array[null::uuid]))')})
-     select ${notifyAfter('q', '$1')}`,
-    [organizationId, ids ?? null],
-  );
+  await client.query(prepared(MARK_SQL, [organizationId, ids ?? null]));
 }

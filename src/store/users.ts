@@ -2,10 +2,11 @@
 // same transaction (DESIGN.md). Deleted users stay as tombstones (deleted_at) so the
 // reconciler still knows they were managed and revokes them.
 import type { PoolClient, Pool, Queryable } from './pool.js';
-import { SQLSTATE, sqlState, withTransaction } from './pool.js';
+import { SQLSTATE, prepared, sqlState, withTransaction } from './pool.js';
 import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
 import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
-import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
+import type { FilterNode } from '../scim/filter.js';
+import { jsonbWeight, listRows, lookupRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { retryOnDeadlock } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
 import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
@@ -48,11 +49,11 @@ const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 export async function getUser(db: Queryable, organizationId: string, id: string, forUpdate = false, withGroups = false): Promise<UserRow> {
   if (!isUuid(id)) throw new NotFoundError('User', id);
-  const { rows } = await db.query<UserRow>(
+  const { rows } = await db.query<UserRow>(prepared(
     `select ${SELECT}${withGroups ? `, ${SELECT_GROUPS}` : ''} from scim_users u
       where u.organization_id = $1::uuid and u.id = $2::uuid and u.deleted_at is null${forUpdate ? ' for update' : ''}`,
     [organizationId, id],
-  );
+  ));
   if (!rows[0]) throw new NotFoundError('User', id);
   return rows[0];
 }
@@ -93,7 +94,7 @@ export async function createUser(
     ? `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
                select $1::uuid, $7::text, $8::text, 'User.create', u.id::text, $9::text from u)`
     : '';
-  const { rows } = await pool.query<UserRow>(
+  const { rows } = await pool.query<UserRow>(prepared(
     `with u as (
        insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
        values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb)
@@ -103,15 +104,13 @@ export async function createUser(
      select u.*, ${notifyAfter('q', '$1')} as notified from u`,
     [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource),
       ...(audit ? [audit.organization, audit.actor, audit.requestId ?? null] : [])],
-  );
+  ));
   if (rows[0]) return { row: { ...rows[0], groups: [] }, reprovisioned: false };
   return withTransaction(pool, async (client) => {
     const existing = await findLiveByUserName(client, organizationId, c.userName);
     if (!existing || existing.active) throw new ConflictError(conflictDetail(c.userName));
-    const row = await writeUser(client, organizationId, existing.id, resource);
+    const row = await writeUser(client, organizationId, existing.id, resource, audit && { ctx: audit, operation: 'User.create' });
     if (isAnotherPerson(existing.resource.externalId, c.externalId)) await dropMemberships(client, row.id);
-    await markForReconcile(client, organizationId, [row.id]);
-    if (audit) await recordWrite(client, organizationId, audit, 'User.create', row.id);
     return { row, reprovisioned: true };
   });
 }
@@ -140,16 +139,30 @@ async function dropMemberships(client: PoolClient, userId: string): Promise<void
   );
 }
 
-async function writeUser(client: PoolClient, organizationId: string, id: string, resource: Record<string, unknown>): Promise<UserRow> {
+/**
+ * Writes a user's new resource, marks it for reconciliation (with its NOTIFY) and, with
+ * `audit`, records the write — one statement, so all three commit together or not at all.
+ * Throws ConflictError when the new userName is taken.
+ */
+async function writeUser(client: PoolClient, organizationId: string, id: string, resource: Record<string, unknown>, audit?: AuditOperation): Promise<UserRow> {
   const c = columns(resource);
+  const auditCte = audit
+    ? `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+               select $1::uuid, $8::text, $9::text, $10::text, u.id::text, $11::text from u)`
+    : '';
   try {
-    const { rows } = await client.query<UserRow>(
-      `update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
-              resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
-        where u.organization_id = $1::uuid and u.id = $2::uuid returning ${SELECT}`,
-      [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)],
-    );
-    return rows[0]!;
+    const { rows } = await client.query<UserRow>(prepared(
+      `with u as (
+         update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
+                resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
+          where u.organization_id = $1::uuid and u.id = $2::uuid returning ${SELECT}
+       ), q as (${markStatement('$1', 'select id from u')})${auditCte}
+       select u.*, ${notifyAfter('q', '$1')} as notified from u`,
+      [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource),
+        ...(audit ? [audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null] : [])],
+    ));
+    const { notified: _, ...row } = rows[0]! as UserRow & { notified?: unknown };
+    return row;
   } catch (err) {
     if (sqlState(err) === SQLSTATE.uniqueViolation) throw new ConflictError(conflictDetail(c.userName));
     throw err;
@@ -172,13 +185,15 @@ export async function updateUser(
   return withTransaction(pool, async (client) => {
     const current = await getUser(client, organizationId, id, true);
     checkVersion(current, ifMatch);
-    // A write that changes nothing is still the client's write: it is recorded too.
-    if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
     const next = change(current);
-    if (!next) return current;
-    const row = await writeUser(client, organizationId, id, next);
-    await markForReconcile(client, organizationId, [id]);
-    return row;
+    // A write that changes nothing is still the client's write: it is recorded too.
+    if (!next) {
+      if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
+      return current;
+    }
+    // The row, its reconcile marker and its audit entry in one statement (a round trip each
+    // before: a SCIM deactivation is on the deprovisioning path, docs/benchmarks.md scenario 6).
+    return writeUser(client, organizationId, id, next, audit);
   });
 }
 
@@ -211,6 +226,17 @@ export async function listUserKeys(db: Queryable, organizationId: string, q: Lis
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
   const select = withGroups ? `${SELECT}, ${SELECT_GROUPS}` : SELECT;
   return listRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
+}
+
+/**
+ * The page of a lookup that matches at most one user (matchesAtMostOne), with its row, in one
+ * query. A filter that is a single comparison has few possible texts (the unique attributes),
+ * so its statement is prepared (pool.ts, prepared).
+ */
+export async function lookupUser(db: Queryable, organizationId: string, q: ListQuery & { filter: FilterNode }, withGroups = false): Promise<ListPage<UserRow>> {
+  const select = withGroups ? `${SELECT}, ${SELECT_GROUPS}` : SELECT;
+  const prepare = q.filter.kind === 'compare';
+  return lookupRows<UserRow>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select, prepare }, organizationId, q);
 }
 
 /** Live users by id (any order; missing ids are left out), for a page of the root /.search. */

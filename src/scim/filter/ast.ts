@@ -29,3 +29,18 @@ export const COMPARE_OPS: readonly CompareOp[] = ['eq', 'ne', 'co', 'sw', 'ew', 
 
 /** The attribute a leaf compares: the sub-attribute when there is one. */
 export const leafAttr = (p: AttrPath): AttributeDef => p.sub ?? p.attribute;
+
+/**
+ * True when no two live resources can match `filter`: it requires equality of a string with
+ * a top-level attribute whose uniqueness is "server" or "global" (RFC 7643 §2.1; for Users
+ * `id` and `userName`, which the store backs with unique indexes, userName case-insensitively
+ * as its caseExact false asks), alone or as one side of an `and`. Lets a list request that
+ * looks one resource up (the `userName eq "…"` every IdP sends before a POST) be served by one
+ * query instead of a key query and a row query.
+ */
+export function matchesAtMostOne(filter: FilterNode): boolean {
+  if (filter.kind === 'and') return matchesAtMostOne(filter.left) || matchesAtMostOne(filter.right);
+  if (filter.kind !== 'compare' || filter.op !== 'eq' || typeof filter.value !== 'string') return false;
+  const p = filter.path;
+  return !p.sub && !p.extension && (p.attribute.uniqueness === 'server' || p.attribute.uniqueness === 'global');
+}
