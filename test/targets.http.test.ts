@@ -1,4 +1,6 @@
 // The http connector against a real HTTP server (test/helpers/httpTarget.ts).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { httpTargetSpec } from '../src/orgs/scimConfig.js';
 import { makeHttpTarget, parseRetryAfter } from '../src/targets/http/httpTarget.js';
@@ -96,5 +98,35 @@ describe('http target', () => {
   it('retries network errors', async () => {
     const dead = makeHttpTarget({ ...httpTargetSpec.parse({ baseUrl: 'http://127.0.0.1:1', retryBaseDelay: '1ms', maxRetries: 2 }), organization: 'acme' });
     await expect(dead.get('a@x')).rejects.toThrow(/gave up after 3 attempts/);
+  });
+
+  it('keeps its connections alive: many calls, few connections; close() ends them', async () => {
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(404).end());
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const t = makeHttpTarget({ ...httpTargetSpec.parse({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), organization: 'acme' });
+    for (let i = 0; i < 20; i++) expect(await t.get(`u${i}@x`)).toBeUndefined();
+    await Promise.all(Array.from({ length: 4 }, (_, i) => t.revoke(`v${i}@x`, key)));
+    // 24 calls; one connection for the sequential ones and one per concurrent call, give or take
+    // a socket not yet back in the pool when the next call starts.
+    expect(connections).toBeLessThanOrEqual(6);
+    await t.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('a shutdown signal cuts a call short and rejects with its reason', async () => {
+    srv.latencyMs = 5_000;
+    const stop = new AbortController();
+    const reason = new Error('shutting down');
+    const call = target.get('a@x', stop.signal);
+    setTimeout(() => stop.abort(reason), 50);
+    const started = Date.now();
+    await expect(call).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    srv.latencyMs = 0;
   });
 });

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { accessLogOf } from '../log.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { registry, renderMetrics, scimRequestDuration, scimRequestsTotal } from '../metrics.js';
 import type { Pool } from '../store/pool.js';
@@ -53,6 +54,7 @@ function resourceLabel(path: string): string {
 }
 
 function requestContext(log: Logger): RequestHandler {
+  const access = accessLogOf(log);
   return (req, res, next) => {
     const given = req.get('x-request-id');
     req.id = given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -64,7 +66,7 @@ function requestContext(log: Logger): RequestHandler {
       // Paths only: query strings carry filters with email addresses. originalUrl, because
       // routers rewrite req.url/req.path to their mount point.
       const path = req.originalUrl.split('?')[0]!;
-      req.log.info({ method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      access.info({ reqId: req.id, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
       if (path.startsWith('/scim/')) {
         const resource = resourceLabel(path);
         scimRequestsTotal.inc({ method: req.method, resource, code: String(res.statusCode) });
