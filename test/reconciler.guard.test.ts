@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReconciler } from '../src/reconciler/index.js';
 import { reserveRevocation, reserveRevocations, revokedInWindow } from '../src/reconciler/guard.js';
 import { revocationsHeld } from '../src/metrics.js';
-import { markOrganization } from '../src/reconciler/queue.js';
+import { markOrganization } from '../src/store/reconcileQueue.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';

@@ -5,13 +5,13 @@ import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
+import { failingItems, markOrganization } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { TargetRejectedError } from '../targets/target.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
 import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
 import { planOrganization } from './planStream.js';
-import { failingItems, markOrganization } from './queue.js';
 import { startReconciler } from './worker.js';
 
 export interface CommandContext {

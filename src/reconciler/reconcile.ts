@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
 import { serialized, type Pool, type Queryable } from '../store/pool.js';
+import { completeItems, type WorkItem } from '../store/reconcileQueue.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
@@ -13,7 +14,6 @@ import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, re
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
 import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
 import { planOrganization, policyFor } from './planStream.js';
-import { completeItems, isChange, type WorkItem } from './queue.js';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -24,6 +24,9 @@ export interface ReconcileDeps {
   applyConcurrency: number;
   signal?: AbortSignal;
 }
+
+/** True when the item carries a desired-state change (not only a scheduled resync). */
+export const isChange = (item: WorkItem): boolean => !item.resync || Number(item.revision) > 1;
 
 interface PassContext extends ApplyContext {
   org: Organization;

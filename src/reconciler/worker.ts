@@ -9,11 +9,11 @@ import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, 
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs, type Listener } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
+import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { AbortedError, classifyError, type Result } from './errors.js';
 import { listenForChanges } from './listener.js';
-import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from './queue.js';
 import { reconcileOrganizationItem, reconcileUserItems, type ReconcileDeps, type Settled } from './reconcile.js';
 
 export interface ReconcilerSettings {
