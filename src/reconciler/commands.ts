@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
+import { listEvents } from '../store/reconcileEvents.js';
 import { failingItems, markOrganization } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -114,18 +115,6 @@ const approve: Command = async (args, ctx) => {
   return 0;
 };
 
-interface EventRow {
-  at: string;
-  email: string;
-  operation: string;
-  result: string;
-  role: string | null;
-  reason: string | null;
-  error: string | null;
-  latencyMs: number | null;
-  durationMs: number | null;
-}
-
 const events: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
   const org = await orgOrFail(ctx, positional[0], 'scimsync events <organization> [--limit N] [--json]');
@@ -135,11 +124,7 @@ const events: Command = async (args, ctx) => {
     ctx.out('--limit must be a positive integer');
     return 2;
   }
-  const { rows } = await ctx.pool.query<EventRow>(
-    `select at, email, operation, result, role, reason, error, latency_ms as "latencyMs", duration_ms as "durationMs"
-       from reconcile_events where organization_id = $1::uuid order by at desc, id desc limit $2::int`,
-    [org.id, limit],
-  );
+  const rows = await listEvents(ctx.pool, org.id, limit);
   if (opts.has('json')) {
     for (const r of rows) ctx.out(JSON.stringify(r));
     return 0;

@@ -5,10 +5,11 @@
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
 import { serialized, type Pool, type Queryable } from '../store/pool.js';
+import { appliedSince, databaseNow, recordEvent } from '../store/reconcileEvents.js';
 import { completeItems, type WorkItem } from '../store/reconcileQueue.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
-import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
+import { executeOp, opsOf, performOp, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
@@ -210,12 +211,9 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passS
     const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
     // The listed state is stale if another pass wrote this member since this pass began:
     // read it again then (rare), so the two passes do not both grant.
-    const touched = await client.query(
-      `select 1 from reconcile_events where organization_id = $1::uuid and at >= $2::timestamptz and email = $3::text and result = 'ok' limit 1`,
-      [ctx.organizationId, passStart, op.email],
-    );
+    const touched = await appliedSince(client, ctx.organizationId, passStart, op.email);
     const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
-    const snapshot = touched.rowCount ? await ctx.target.get(op.email, deps.signal) : listed;
+    const snapshot = touched ? await ctx.target.get(op.email, deps.signal) : listed;
     const plan = emptyPlan();
     diffMember(plan, desired, snapshot, ctx.policy);
     const fresh = opsOf(plan)[0];
@@ -301,7 +299,7 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   const org = await loadOrganization(deps.pool, item.organizationId);
   if (!org) return {};
   const ctx = await passContext(deps, org, item);
-  const passStart = (await deps.pool.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
+  const passStart = await databaseNow(deps.pool);
   const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {

@@ -9,6 +9,7 @@ import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, 
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs, type Listener } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
+import { pruneEvents } from '../store/reconcileEvents.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -258,7 +259,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
           queueFailing.set(st.failing);
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
-            await pool.query(`delete from reconcile_events where at < clock_timestamp() - make_interval(days => $1::int)`, [s.eventsRetentionDays]);
+            await pruneEvents(pool, s.eventsRetentionDays);
             await pruneAudit(pool, s.auditRetentionDays);
           }
         }
