@@ -7,11 +7,13 @@ import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { listEvents } from '../store/reconcileEvents.js';
 import { failingItems, markOrganization } from '../store/reconcileQueue.js';
+import { revokedInWindow } from '../store/revocationGuard.js';
+import { approveHolds, listHolds } from '../store/revocationHolds.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { TargetRejectedError } from '../targets/target.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
-import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
+import { decideGuard } from './guard.js';
 import { planOrganization } from './planStream.js';
 import { startReconciler } from './worker.js';
 
