@@ -14,10 +14,10 @@ import { makeApp, makeMetricsApp, makeOpsApp, type MetricsOptions } from './http
 import { registerProcessMetrics } from './metrics.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { setOrganizationLabels, setOrganizationStateSource } from './metrics.js';
-import { organizationStates } from './reconciler/metricsState.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
+import { organizationStates } from './store/reconcileStatus.js';
 import { TokenCache } from './store/tokenCache.js';
 import { Listener } from './store/listen.js';
 import { openDatabase, type Database } from './cli/database.js';

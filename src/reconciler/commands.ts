@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
 import { listEvents } from '../store/reconcileEvents.js';
 import { failingItems, markOrganization } from '../store/reconcileQueue.js';
+import { lastError as readLastError } from '../store/reconcileStatus.js';
 import { revokedInWindow } from '../store/revocationGuard.js';
 import { approveHolds, listHolds } from '../store/revocationHolds.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
@@ -59,7 +60,7 @@ const plan: Command = async (args, ctx) => {
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   // The last pass's failure (a target answering 4xx fails the pass; src/reconciler/reconcile.ts outcomeOf).
-  const lastError = (await ctx.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1::uuid`, [org.id])).rows[0]?.e ?? null;
+  const lastError = await readLastError(ctx.pool, org.id);
   try {
     const target = await targets.targetFor(org);
     let planned;

@@ -7,6 +7,7 @@ import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metric
 import { serialized, type Pool, type Queryable } from '../store/pool.js';
 import { appliedSince, databaseNow, recordEvent } from '../store/reconcileEvents.js';
 import { completeItems, type WorkItem } from '../store/reconcileQueue.js';
+import { recordFullSync as recordFullSyncStatus } from '../store/reconcileStatus.js';
 import { memberCount, releaseReservations } from '../store/revocationGuard.js';
 import { addHolds, approvedEmails, countHolds, dropHolds } from '../store/revocationHolds.js';
 import type { TargetResolver } from '../targets/index.js';
@@ -276,7 +277,7 @@ export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'u
   };
 }
 
-/** Sets the drift gauges at once; /metrics re-reads them from last_plan.drift at scrape time (metricsState.ts). */
+/** Sets the drift gauges at once; /metrics re-reads them from last_plan.drift at scrape time (organizationStates, src/store/reconcileStatus.ts). */
 function setDrift(slug: string, plan: Plan): Record<string, number> {
   const drift = driftOf(plan);
   for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: orgLabel(slug), kind }, n);
@@ -284,15 +285,7 @@ function setDrift(slug: string, plan: Plan): Record<string, number> {
 }
 
 async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
-  await db.query(
-    `insert into reconcile_status (organization_id, next_resync_at, last_full_sync_at, last_full_sync_seconds, member_count, last_plan, last_error)
-     values ($1::uuid, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), $3::float8, $4::int, $5::jsonb, null)
-     on conflict (organization_id) do update
-       set next_resync_at = excluded.next_resync_at, last_full_sync_at = excluded.last_full_sync_at,
-           last_full_sync_seconds = excluded.last_full_sync_seconds, member_count = excluded.member_count,
-           last_plan = excluded.last_plan, last_error = null`,
-    [org.id, org.spec.resyncInterval, seconds, members, JSON.stringify(summary)],
-  );
+  await recordFullSyncStatus(db, org.id, org.spec.resyncInterval, seconds, members, summary);
   lastFullSync.set({ organization: orgLabel(org.slug) }, Date.now() / 1000);
 }
 

@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs, type Listener } from '../store/listen.js';
 import { makePool, type Pool } from '../store/pool.js';
 import { pruneEvents } from '../store/reconcileEvents.js';
+import { recordTerminalError } from '../store/reconcileStatus.js';
 import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
@@ -153,21 +154,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     const verdict = classifyError(err);
     if (verdict.kind === 'terminal') {
       log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
-      if (!item.userId) {
-        await pool
-          .query(`update reconcile_status set next_resync_at = clock_timestamp() + interval '5 minutes', last_error = $2::text where organization_id = $1::uuid`, [item.organizationId, String((err as Error).message)])
-          .catch(() => {});
-      } else {
-        // A per-user pass the target rejected: recorded for `scimsync plan` and the status
-        // (cleared by the next successful full pass), as a failing organization pass is.
-        await pool
-          .query(
-            `insert into reconcile_status (organization_id, last_error) values ($1::uuid, $2::text)
-             on conflict (organization_id) do update set last_error = excluded.last_error`,
-            [item.organizationId, String((err as Error).message)],
-          )
-          .catch(() => {});
-      }
+      // A per-user pass the target rejected is recorded for `scimsync plan` and the status
+      // (cleared by the next successful full pass), as a failing organization pass is.
+      await recordTerminalError(pool, item.organizationId, item.userId ? 'user' : 'organization', String((err as Error).message)).catch(() => {});
       await completeItem(pool, item, workerId).catch(() => {});
       return 'terminal';
     }
