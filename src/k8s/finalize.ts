@@ -9,9 +9,10 @@
 //    concurrent change (another controller's finalizer) makes it a 409 and a retry, never a clobber.
 // Every step is idempotent: a retry after a crash repeats nothing harmful.
 import { scimConfigSpec, type ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
-import { withMemberLock, performOp, recordOps, type ApplyContext } from '../reconciler/apply.js';
+import { performOp, recordOps, type ApplyContext } from '../reconciler/apply.js';
 import { reserveRevocation } from '../reconciler/guard.js';
 import { addHolds, approveHolds, approvedEmails } from '../store/revocationHolds.js';
+import { withMemberLock } from '../store/memberLocks.js';
 import { deleteOrganization, findOrganization } from '../store/orgs.js';
 import { makeTargetResolver, normalizeEmail, type SecretReader } from '../targets/index.js';
 import { GROUP, mergePatch, PLURAL, VERSION } from './client.js';

@@ -4,6 +4,7 @@
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
+import { withMemberLock, withMembersLock } from '../store/memberLocks.js';
 import { serialized, type Pool, type Queryable } from '../store/pool.js';
 import { appliedSince, databaseNow, recordEvent } from '../store/reconcileEvents.js';
 import { completeItems, type WorkItem } from '../store/reconcileQueue.js';
@@ -12,7 +13,7 @@ import { memberCount, releaseReservations } from '../store/revocationGuard.js';
 import { addHolds, approvedEmails, countHolds, dropHolds } from '../store/revocationHolds.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
-import { executeOp, opsOf, performOp, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
+import { executeOp, opsOf, performOp, recordOps, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
