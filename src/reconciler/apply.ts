@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { provisioningLatency } from '../metrics.js';
-import type { PoolClient } from '../store/pool.js';
-import { recordOpResults, type OpResultRecord } from '../store/reconcileEvents.js';
+import type { OpResultRecord } from '../store/reconcileEvents.js';
+import type { ReconcilerStatements } from '../store/reconcilerStore.js';
 import type { ActualMember, MemberSpec, Target } from '../targets/target.js';
 import type { Plan, RevocationReason } from './diff.js';
 import { classifyError, throwIfAborted } from './errors.js';
@@ -84,13 +84,13 @@ export async function performOp(ctx: ApplyContext, op: Op, userId?: string, rese
 }
 
 /**
- * Records performed operations (inside the members' lock transaction `client`) in one
+ * Records performed operations (inside the members' lock transaction `tx`) in one
  * statement (recordOpResults, src/store/reconcileEvents.ts): their events, the managed-member
  * bookkeeping, the holds they settle and the guard reservations they release. Latency is
  * measured to the target's answer on the database clock (the time since the answer, measured
  * here, is subtracted); it is observed and failures are logged here.
  */
-export async function recordOps(ctx: ApplyContext, client: PoolClient, done: PerformedOp[]): Promise<OpResult[]> {
+export async function recordOps(ctx: ApplyContext, tx: ReconcilerStatements, done: PerformedOp[]): Promise<OpResult[]> {
   if (done.length === 0) return [];
   const now = performance.now();
   const records = done.map((d, ord): OpResultRecord => {
@@ -112,7 +112,7 @@ export async function recordOps(ctx: ApplyContext, client: PoolClient, done: Per
       reservation: d.reservationId ?? null,
     };
   });
-  const latency = await recordOpResults(client, ctx.organizationId, ctx.workerId, records);
+  const latency = await tx.recordOpResults(ctx.organizationId, ctx.workerId, records);
   return done.map((d, ord): OpResult => {
     if (d.outcome !== 'ok') {
       // No email at warn (personal data only at debug); the event row names the member.
@@ -129,10 +129,10 @@ export async function recordOps(ctx: ApplyContext, client: PoolClient, done: Per
 
 /**
  * Performs one operation against the target and records it (inside the member's lock
- * transaction `client`), releasing the guard reservation `reservationId` if one was taken.
+ * transaction `tx`), releasing the guard reservation `reservationId` if one was taken.
  * Target errors are returned, not thrown: the caller decides whether the pass goes on.
  */
-export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
-  const [result] = await recordOps(ctx, client, [await performOp(ctx, op, userId, reservationId)]);
+export async function executeOp(ctx: ApplyContext, tx: ReconcilerStatements, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
+  const [result] = await recordOps(ctx, tx, [await performOp(ctx, op, userId, reservationId)]);
   return result;
 }

@@ -3,11 +3,8 @@
 // with: the organization's parsed spec, and per email the member it should be (or none).
 // Keys are lower(user_name) ordered by byte, the order compareEmails() and the targets use.
 import { scimConfigSpec, type ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
-import {
-  managedEmails, readEmailRows, readMappedGroups, readMemberRows, readOrganizationRow, readUserItemEmails, userRows,
-  type DesiredUserRow as UserRow, type MappedGroups, type OrganizationRow,
-} from '../store/desiredState.js';
-import type { Queryable } from '../store/pool.js';
+import type { DesiredUserRow as UserRow, MappedGroups, OrganizationRow } from '../store/desiredState.js';
+import type { ReconcilerStatements } from '../store/reconcilerStore.js';
 import { compareEmails, normalizeTeams, type MemberSpec } from '../targets/target.js';
 import type { DesiredEntry } from './diff.js';
 import { TerminalError } from './errors.js';
@@ -38,8 +35,8 @@ function organizationOf(row: OrganizationRow): Organization {
 }
 
 /** The organization to reconcile; undefined when it does not exist or is deleted (never provisioned). */
-export async function loadOrganization(db: Queryable, idOrSlug: string): Promise<Organization | undefined> {
-  const row = await readOrganizationRow(db, idOrSlug);
+export async function loadOrganization(db: ReconcilerStatements, idOrSlug: string): Promise<Organization | undefined> {
+  const row = await db.readOrganizationRow(idOrSlug);
   return row ? organizationOf(row) : undefined;
 }
 
@@ -48,8 +45,8 @@ export async function loadOrganization(db: Queryable, idOrSlug: string): Promise
  * any it was granted under before), in one round trip for a whole batch of user items;
  * undefined when the organization is gone or deleted.
  */
-export async function loadUserItems(db: Queryable, organizationId: string, userIds: string[]): Promise<{ org: Organization; emails: Map<string, string[]> } | undefined> {
-  const got = await readUserItemEmails(db, organizationId, userIds);
+export async function loadUserItems(db: ReconcilerStatements, organizationId: string, userIds: string[]): Promise<{ org: Organization; emails: Map<string, string[]> } | undefined> {
+  const got = await db.readUserItemEmails(organizationId, userIds);
   return got ? { org: organizationOf(got.org), emails: new Map(Object.entries(got.emails)) } : undefined;
 }
 
@@ -65,8 +62,8 @@ export function claimedUserItems(items: { userId: string | null; org?: Organizat
 }
 
 /** The organization's mapped groups (spec.roleMappings), nested groups included. */
-export async function resolveMappedGroups(db: Queryable, org: Organization): Promise<MappedGroups> {
-  return readMappedGroups(db, org.id, org.spec.roleMappings.map((m) => m.group));
+export async function resolveMappedGroups(db: ReconcilerStatements, org: Organization): Promise<MappedGroups> {
+  return db.readMappedGroups(org.id, org.spec.roleMappings.map((m) => m.group));
 }
 
 /** The member a live user row stands for, or undefined when it should not be a member. */
@@ -92,8 +89,8 @@ function entryFor(org: Organization, email: string, rows: UserRow[]): DesiredEnt
 }
 
 /** The desired entry of one email, or undefined when SCIM never knew it (unmanaged). */
-export async function readDesiredEntry(db: Queryable, org: Organization, groups: MappedGroups, email: string): Promise<DesiredEntry | undefined> {
-  const { users, managed } = await readEmailRows(db, org.id, groups, email);
+export async function readDesiredEntry(db: ReconcilerStatements, org: Organization, groups: MappedGroups, email: string): Promise<DesiredEntry | undefined> {
+  const { users, managed } = await db.readEmailRows(org.id, groups, email);
   if (users.length) return entryFor(org, email, users);
   return managed ? { email } : undefined;
 }
@@ -110,8 +107,8 @@ export interface MemberState {
  * readDesiredEntry and the hold state of each email, in one statement (one snapshot, one round
  * trip for a batch): per-user passes read them under the members' locks.
  */
-export async function readMembers(db: Queryable, org: Organization, groups: MappedGroups, emails: string[]): Promise<Map<string, MemberState>> {
-  const rows = await readMemberRows(db, org.id, groups, emails);
+export async function readMembers(db: ReconcilerStatements, org: Organization, groups: MappedGroups, emails: string[]): Promise<Map<string, MemberState>> {
+  const rows = await db.readMemberRows(org.id, groups, emails);
   const out = new Map<string, MemberState>();
   for (const { email, users, managed, approved } of rows) {
     const desired = users.length ? entryFor(org, email, users) : managed ? { email } : undefined;
@@ -124,9 +121,9 @@ export async function readMembers(db: Queryable, org: Organization, groups: Mapp
  * The organization's desired entries in email order, streamed page by page: memory stays
  * bounded by the page size whatever the organization's size.
  */
-export async function* desiredEntries(db: Queryable, org: Organization, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredEntry> {
-  const users = userRows(db, org.id, groups, pageSize);
-  const managed = managedEmails(db, org.id, pageSize);
+export async function* desiredEntries(db: ReconcilerStatements, org: Organization, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredEntry> {
+  const users = db.userRows(org.id, groups, pageSize);
+  const managed = db.managedEmails(org.id, pageSize);
   let u = await users.next();
   let m = await managed.next();
   while (!u.done || !m.done) {

@@ -5,8 +5,7 @@
 // The limit and the decision live here; the window count, the reservations
 // (src/store/revocationGuard.ts) and the holds (src/store/revocationHolds.ts) are the store's.
 import type { ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
-import type { Pool } from '../store/pool.js';
-import * as guardStore from '../store/revocationGuard.js';
+import type { ReconcilerStore } from '../store/reconcilerStore.js';
 
 export type GuardSpec = ResolvedScimConfigSpec['revocationGuard'];
 
@@ -44,8 +43,8 @@ export interface Reservation {
  * count-then-reserve across workers and replicas and is released at once, so revocations of
  * one organization reach the target concurrently while the window still never overshoots.
  */
-export async function reserveRevocation(pool: Pool, organizationId: string, guard: GuardSpec, members: number, email: string): Promise<Reservation> {
-  const r = await guardStore.reserveRevocation(pool, organizationId, guard.window, revocationLimit(guard, members), email);
+export async function reserveRevocation(store: Pick<ReconcilerStore, 'reserveRevocation'>, organizationId: string, guard: GuardSpec, members: number, email: string): Promise<Reservation> {
+  const r = await store.reserveRevocation(organizationId, guard.window, revocationLimit(guard, members), email);
   const decision = decideGuard(guard, members, r.used, 1);
   return r.id === undefined ? { decision: { ...decision, hold: true } } : { decision, id: r.id };
 }
@@ -58,8 +57,8 @@ export async function reserveRevocation(pool: Pool, organizationId: string, guar
  * could take about twice its limit). All or none: a pass whose revocations do not fit holds
  * them all, as before. Returns the reservation id per email when they fit.
  */
-export async function reserveRevocations(pool: Pool, organizationId: string, guard: GuardSpec, members: number, emails: string[]): Promise<{ decision: GuardDecision; ids?: Map<string, string> }> {
-  const r = await guardStore.reserveRevocations(pool, organizationId, guard.window, revocationLimit(guard, members), emails);
+export async function reserveRevocations(store: Pick<ReconcilerStore, 'reserveRevocations'>, organizationId: string, guard: GuardSpec, members: number, emails: string[]): Promise<{ decision: GuardDecision; ids?: Map<string, string> }> {
+  const r = await store.reserveRevocations(organizationId, guard.window, revocationLimit(guard, members), emails);
   // The store reserved exactly when this decision does not hold (used + emails.length ≤ limit).
   const decision = decideGuard(guard, members, r.used, emails.length);
   return r.ids ? { decision, ids: r.ids } : { decision };

@@ -4,13 +4,8 @@
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
-import { withMemberLock, withMembersLock } from '../store/memberLocks.js';
-import { serialized, type Pool, type Queryable } from '../store/pool.js';
-import { appliedSince, databaseNow, recordEvent } from '../store/reconcileEvents.js';
-import { completeItems, type WorkItem } from '../store/reconcileQueue.js';
-import { recordFullSync as recordFullSyncStatus } from '../store/reconcileStatus.js';
-import { memberCount, releaseReservations } from '../store/revocationGuard.js';
-import { addHolds, approvedEmails, countHolds, dropHolds } from '../store/revocationHolds.js';
+import type { ReconcilerStatements, ReconcilerStore } from '../store/reconcilerStore.js';
+import type { WorkItem } from '../store/reconcileQueue.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordOps, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
@@ -21,7 +16,8 @@ import { guardUnlimited, reserveRevocation, reserveRevocations } from './guard.j
 import { planOrganization, policyFor } from './planStream.js';
 
 export interface ReconcileDeps {
-  pool: Pool;
+  /** Every statement a pass runs (src/store/reconcilerStore.ts). */
+  store: ReconcilerStore;
   targets: TargetResolver;
   workerId: string;
   log: Logger;
@@ -47,7 +43,7 @@ async function passContext(deps: ReconcileDeps, org: Organization, item: WorkIte
     org,
     organizationId: org.id,
     target,
-    groups: await resolveMappedGroups(deps.pool, org),
+    groups: await resolveMappedGroups(deps.store, org),
     policy: policyFor(org, target),
     workerId: deps.workerId,
     log: deps.log.child({ organization: org.slug, target: target.kind }),
@@ -77,31 +73,31 @@ function outcomeOf(results: (OpResult | undefined)[]): Result {
   return later.length ? { requeueAfter: Math.max(...later) } : {};
 }
 
-async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promise<void> {
+async function holdRevocation(ctx: PassContext, db: ReconcilerStatements, ops: Op[]): Promise<void> {
   const revokes = ops.filter((o): o is Extract<Op, { kind: 'revoke' }> => o.kind === 'revoke');
-  const newly = new Set(await addHolds(db, ctx.organizationId, revokes.map((r) => ({ email: r.email, reason: r.reason }))));
+  const newly = new Set(await db.addHolds(ctx.organizationId, revokes.map((r) => ({ email: r.email, reason: r.reason }))));
   for (const r of revokes) {
     if (newly.has(r.email)) {
-      await recordEvent(db, { organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
+      await db.recordEvent({ organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
     }
   }
-  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await countHolds(db, ctx.organizationId));
+  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await db.countHolds(ctx.organizationId));
 }
 
 /**
- * Reconciles one email of a user batch; its lock is held by the batch's transaction `client`.
+ * Reconciles one email of a user batch; its lock is held by the batch's transaction `tx`.
  * Returns the operations the target answered, for the batch to record in one statement.
  */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Queryable, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, tx: ReconcilerStatements, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
   const { desired, hold } = state;
   const plan = emptyPlan();
   diffMember(plan, desired, actual, ctx.policy);
   const ops = opsOf(plan);
-  if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
+  if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await tx.dropHolds(ctx.organizationId, null, email);
   const performed: PerformedOp[] = [];
   for (const op of ops) {
     if (ctx.org.spec.dryRun) {
-      await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
+      await tx.recordEvent({ organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
       continue;
     }
     let reservation: string | undefined;
@@ -114,12 +110,12 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Que
       // (held across it, it serialised every revocation of the organization). executeOp
       // releases the reservation with the revocation's event, in this transaction; if this
       // transaction rolls back after the target call, it keeps counting (the safe side).
-      const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
+      const r = await reserveRevocation(deps.store, ctx.organizationId, guard, await tx.memberCount(ctx.organizationId), email);
       if (r.decision.hold) {
         // Counts at info/warn; the member's email only at debug (no personal data in logs at info).
         ctx.log.warn({ held: 1, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
         ctx.log.debug({ email }, 'revocation held');
-        await holdRevocation(ctx, client, [op]);
+        await holdRevocation(ctx, tx, [op]);
         ctx.held = true;
         continue;
       }
@@ -144,7 +140,7 @@ export type Settled = { item: WorkItem; result: Result; error?: undefined } | { 
 export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[]): Promise<Settled[]> {
   throwIfAborted(deps.signal);
   const claimed = claimedUserItems(items);
-  const loaded = claimed === null ? await loadUserItems(deps.pool, items[0].organizationId, items.map((i) => i.userId!)) : claimed;
+  const loaded = claimed === null ? await loadUserItems(deps.store, items[0].organizationId, items.map((i) => i.userId!)) : claimed;
   const emailsOf = (item: WorkItem) => loaded?.emails.get(item.userId!) ?? [];
   const all = [...new Set(items.flatMap(emailsOf))];
   if (!loaded || all.length === 0) return items.map((item) => ({ item, result: {} }));
@@ -157,13 +153,12 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   }
   const outcomes = new Map<string, { results: OpResult[] } | { error: unknown }>();
   const completed = new Set<WorkItem>();
-  await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
+  await deps.store.withMembersLock(base.organizationId, all, async (tx) => {
     // The target is read under the locks (so no other pass writes these members meanwhile),
     // concurrently with the desired state rather than after it.
     const actuals = new Map(all.map((email) => [email, base.target.get(email, deps.signal).then((actual) => ({ actual }), (error: unknown) => ({ error }))]));
-    const states = await readMembers(client, base.org, base.groups, all);
-    // The emails' target calls run concurrently, their statements on the one client in turn.
-    const db = serialized(client);
+    const states = await readMembers(tx, base.org, base.groups, all);
+    // The emails' target calls run concurrently, their statements on the one transaction in turn.
     const performed = new Map<string, PerformedOp[]>();
     await Promise.all(
       all.map(async (email) => {
@@ -172,7 +167,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
           if ('error' in got) throw got.error;
           const actual = got.actual;
           const ctx: PassContext = { ...base, changedAt: changedAt.get(email) };
-          performed.set(email, await reconcileEmail(deps, ctx, db, email, states.get(email)!, actual));
+          performed.set(email, await reconcileEmail(deps, ctx, tx, email, states.get(email)!, actual));
           if (ctx.held) base.held = true;
         } catch (error) {
           outcomes.set(email, { error });
@@ -180,18 +175,18 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
       }),
     );
     const keys = [...performed].flatMap(([email, ds]) => ds.map(() => email));
-    const results = await recordOps(base, client, [...performed.values()].flat());
+    const results = await recordOps(base, tx, [...performed.values()].flat());
     for (const email of performed.keys()) outcomes.set(email, { results: results.filter((_, i) => keys[i] === email) });
     // Items done without a retry leave the queue with their events (one commit).
     const done = items.filter((item) => emailsOf(item).every((e) => {
       const o = outcomes.get(e);
       return o && 'results' in o && !o.results.some((r) => r.outcome === 'error' || r.outcome === 'requeue');
     }));
-    await completeItems(client, done, deps.workerId);
+    await tx.completeItems(done, deps.workerId);
     for (const item of done) completed.add(item);
   });
   // Concurrent batches each see only their own uncommitted holds: count again once committed.
-  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await countHolds(deps.pool, base.organizationId));
+  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await deps.store.countHolds(base.organizationId));
   return items.map((item): Settled => {
     const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
     if (failed && 'error' in failed) return { item, error: failed.error };
@@ -211,11 +206,11 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
  */
 async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string, reservation?: string): Promise<OpResult | undefined> {
   throwIfAborted(deps.signal);
-  return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
-    const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
+  return deps.store.withMemberLock(ctx.organizationId, op.email, async (tx) => {
+    const desired = await readDesiredEntry(tx, ctx.org, ctx.groups, op.email);
     // The listed state is stale if another pass wrote this member since this pass began:
     // read it again then (rare), so the two passes do not both grant.
-    const touched = await appliedSince(client, ctx.organizationId, passStart, op.email);
+    const touched = await tx.appliedSince(ctx.organizationId, passStart, op.email);
     const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
     const snapshot = touched ? await ctx.target.get(op.email, deps.signal) : listed;
     const plan = emptyPlan();
@@ -223,7 +218,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passS
     const fresh = opsOf(plan)[0];
     if (!fresh || fresh.kind !== op.kind) return undefined;
     if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
-    return executeOp(ctx, client, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
+    return executeOp(ctx, tx, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
   });
 }
 
@@ -285,48 +280,48 @@ function setDrift(slug: string, plan: Plan): Record<string, number> {
   return drift;
 }
 
-async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
-  await recordFullSyncStatus(db, org.id, org.spec.resyncInterval, seconds, members, summary);
+async function recordFullSync(db: ReconcilerStatements, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
+  await db.recordFullSync(org.id, org.spec.resyncInterval, seconds, members, summary);
   lastFullSync.set({ organization: orgLabel(org.slug) }, Date.now() / 1000);
 }
 
 export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
   const started = performance.now();
-  const org = await loadOrganization(deps.pool, item.organizationId);
+  const org = await loadOrganization(deps.store, item.organizationId);
   if (!org) return {};
   const ctx = await passContext(deps, org, item);
-  const passStart = await databaseNow(deps.pool);
-  const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
+  const passStart = await deps.store.databaseNow();
+  const { plan, actualCount } = await planOrganization(deps.store, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {
     if (planSize(plan)) {
       ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
       ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
     }
-    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
+    await recordFullSync(deps.store, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
     return {};
   }
-  const approved = await approvedEmails(deps.pool, org.id);
+  const approved = await deps.store.approvedEmails(org.id);
   let ops = opsOf(plan).map((op) => (op.kind === 'revoke' && approved.has(op.email) ? { ...op, approved: true } : op));
   const unapproved = ops.filter((op) => op.kind === 'revoke' && !op.approved);
   const guard = org.spec.revocationGuard;
   // Reserve the pass's unapproved revocations under the guard lock, as per-user passes do.
-  const { decision, ids: reserved } = await reserveRevocations(deps.pool, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
-  await dropHolds(deps.pool, org.id, plan.revocations.map((r) => r.email));
+  const { decision, ids: reserved } = await reserveRevocations(deps.store, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
+  await deps.store.dropHolds(org.id, plan.revocations.map((r) => r.email));
   if (decision.hold) {
     ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
-    await holdRevocation(ctx, deps.pool, unapproved);
+    await holdRevocation(ctx, deps.store, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
-  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await countHolds(deps.pool, org.id));
+  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await deps.store.countHolds(org.id));
   let results: (OpResult | undefined)[];
   try {
     results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart, op.kind === 'revoke' ? reserved?.get(op.email) : undefined));
   } finally {
     // Reservations of ops that were skipped or never ran (consumed ones are gone already).
-    await releaseReservations(deps.pool, [...(reserved?.values() ?? [])]);
+    await deps.store.releaseReservations([...(reserved?.values() ?? [])]);
   }
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift });
-  await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
+  await recordFullSync(deps.store, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) {
     ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
     ctx.log.debug({ sample: planSample(plan) }, 'organization reconciled: sample of the plan');

@@ -1,17 +1,15 @@
 // The reconcile loop: claim items (per-user items and organization passes have separate
 // slots, so a long resync never delays a deprovisioning), run them, finish them by revision.
 // Woken by NOTIFY, polling as a fallback; finishes in-flight work when the signal aborts.
-import { pruneAudit } from '../store/audit.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { provisioningLatency, registerProcessMetrics, queueDepth, queueFailing, queueOldest, reconcileDuration, reconcileTotal } from '../metrics.js';
 import { isDatabaseUnavailable } from '../store/errors.js';
 import { reconnectDelayMs, type Listener } from '../store/listen.js';
-import { makePool, type Pool } from '../store/pool.js';
-import { pruneEvents } from '../store/reconcileEvents.js';
-import { recordTerminalError } from '../store/reconcileStatus.js';
-import { claimItems, completeItem, heartbeat, queueStats, releaseItem, retryItem, scheduleResyncs, type WorkItem } from '../store/reconcileQueue.js';
+import { makePool } from '../store/pool.js';
+import type { ReconcilerStore } from '../store/reconcilerStore.js';
+import type { WorkItem } from '../store/reconcileQueue.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { AbortedError, classifyError, type Result } from './errors.js';
@@ -63,8 +61,12 @@ export function settingsFromConfig(c: Config): ReconcilerSettings {
 }
 
 export interface ReconcilerDeps {
-  /** Used for nothing but the pool's size hint; the reconciler opens its own pool (see below). */
-  pool: Pool;
+  /**
+   * Opens the reconciler's store on connections of its own, `maxConnections` of them
+   * (src/store/reconcilerStore.ts openReconcilerStore); the reconciler ends it when it stops.
+   */
+  openStore: (maxConnections: number) => ReconcilerStore;
+  /** The LISTEN connection's and the target connectors' database. */
   databaseUrl: string;
   log: Logger;
   signal: AbortSignal;
@@ -88,9 +90,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   const s: ReconcilerSettings = { ...settingsFromConfig(config), ...deps.settings };
   const workerId = deps.workerId ?? config.RECONCILER_WORKER_ID ?? `${os.hostname()}:${process.pid}`;
   const log = deps.log.child({ component: 'reconciler', worker: workerId });
-  // Own pool: every in-flight member operation holds a connection (its advisory lock) while it
+  // Own connections: every in-flight member operation holds one (its advisory lock) while it
   // calls the target, so sharing the ingress's pool could starve SCIM requests.
-  const pool = makePool(deps.databaseUrl, s.concurrency + s.resyncConcurrency * s.applyConcurrency + 4);
+  const store = deps.openStore(s.concurrency + s.resyncConcurrency * s.applyConcurrency + 4);
   // The reference-table target gets a pool of its own, so a member lock never waits on a
   // connection that only a member-lock holder could free.
   const targetPool = makePool(deps.databaseUrl, 8);
@@ -108,7 +110,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   for (const operation of ['grant', 'update', 'revoke']) provisioningLatency.zero({ operation });
   const stopping = new AbortController();
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
-  const rdeps: ReconcileDeps = { pool, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
+  const rdeps: ReconcileDeps = { store, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
 
   let wake: () => void = () => {};
   let woken = false;
@@ -140,15 +142,15 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     if ('result' in outcome) {
       const r = outcome.result;
       if (r.requeueAfter !== undefined) {
-        await retryItem(pool, item, workerId, r.requeueAfter, null);
+        await store.retryItem(item, workerId, r.requeueAfter, null);
         return 'requeue';
       }
-      if (!r.completed) await completeItem(pool, item, workerId);
+      if (!r.completed) await store.completeItem(item, workerId);
       return 'success';
     }
     const err = outcome.error;
     if (err instanceof AbortedError) {
-      await releaseItem(pool, item, workerId).catch(() => {});
+      await store.releaseItem(item, workerId).catch(() => {});
       return 'aborted';
     }
     const verdict = classifyError(err);
@@ -156,18 +158,18 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       log.error({ err, organizationId: item.organizationId, userId: item.userId }, 'reconcile item failed permanently; not retried until the next change or resync');
       // A per-user pass the target rejected is recorded for `scimsync plan` and the status
       // (cleared by the next successful full pass), as a failing organization pass is.
-      await recordTerminalError(pool, item.organizationId, item.userId ? 'user' : 'organization', String((err as Error).message)).catch(() => {});
-      await completeItem(pool, item, workerId).catch(() => {});
+      await store.recordTerminalError(item.organizationId, item.userId ? 'user' : 'organization', String((err as Error).message)).catch(() => {});
+      await store.completeItem(item, workerId).catch(() => {});
       return 'terminal';
     }
     if (verdict.kind === 'requeueAfter') {
-      await retryItem(pool, item, workerId, verdict.delayMs, String((err as Error).message)).catch(() => {});
+      await store.retryItem(item, workerId, verdict.delayMs, String((err as Error).message)).catch(() => {});
       return 'requeue';
     }
     const delay = backoffMs(item.attempts, s.retryBaseMs, s.retryMaxMs);
     const level = item.attempts >= s.failingAfter ? 'error' : 'warn';
     log[level]({ err, organizationId: item.organizationId, userId: item.userId, attempts: item.attempts, retryInMs: delay }, 'reconcile failed; will retry');
-    await retryItem(pool, item, workerId, delay, String((err as Error)?.message ?? err)).catch(() => {});
+    await store.retryItem(item, workerId, delay, String((err as Error)?.message ?? err)).catch(() => {});
     return 'error';
   }
 
@@ -225,7 +227,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   }
 
   const beat = setInterval(() => {
-    heartbeat(pool, workerId, [...inflight.keys()]).catch((err) => log[isDatabaseUnavailable(err) ? 'debug' : 'warn']({ err }, 'heartbeat failed'));
+    store.heartbeat(workerId, [...inflight.keys()]).catch((err) => log[isDatabaseUnavailable(err) ? 'debug' : 'warn']({ err }, 'heartbeat failed'));
   }, Math.max(100, Math.floor(s.leaseMs / 3)));
   /** Consecutive loop iterations that found the database unavailable (0: it is reachable). */
   let outage = 0;
@@ -241,20 +243,20 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
       try {
         if (Date.now() - lastHousekeeping >= s.pollMs || deps.once) {
           lastHousekeeping = Date.now();
-          await scheduleResyncs(pool);
-          const st = await queueStats(pool, s.failingAfter);
+          await store.scheduleResyncs();
+          const st = await store.queueStats(s.failingAfter);
           queueDepth.set(st.depth);
           queueOldest.set(st.oldestSeconds);
           queueFailing.set(st.failing);
           if (Date.now() - lastPrune > 600_000) {
             lastPrune = Date.now();
-            await pruneEvents(pool, s.eventsRetentionDays);
-            await pruneAudit(pool, s.auditRetentionDays);
+            await store.pruneEvents(s.eventsRetentionDays);
+            await store.pruneAudit(s.auditRetentionDays);
           }
         }
         const free = s.concurrency - users;
         const limits = { users: free * batch, organizations: s.resyncConcurrency - orgs };
-        const got = await claimItems(pool, workerId, limits, s.leaseMs);
+        const got = await store.claimItems(workerId, limits, s.leaseMs);
         claimed = got.length;
         const orgItems = got.filter((i) => i.userId === null);
         const userItems = got.filter((i) => i.userId !== null);
@@ -302,8 +304,8 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
     clearTimeout(timer);
     clearInterval(beat);
     await listening;
-    const ended = Promise.allSettled([targets.close(), secrets?.close(), targetPool.end(), pool.end()]);
-    // pool.end() waits for checked-out clients: only wait when nothing is left in flight. The
+    const ended = Promise.allSettled([targets.close(), secrets?.close(), targetPool.end(), store.end()]);
+    // store.end() waits for checked-out clients: only wait when nothing is left in flight. The
     // unfinished items keep their claims and are claimed again once their leases expire.
     if (drained) await ended;
     else log.warn({ inflight: inflight.size, timeoutMs: s.shutdownTimeoutMs }, 'shutdown timeout: leaving unfinished reconcile items to their leases');
