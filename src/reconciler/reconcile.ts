@@ -13,6 +13,7 @@ import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './d
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
 import { guardUnlimited, reserveRevocation, reserveRevocations } from './guard.js';
+import type { Settled } from './settlement.js';
 import { planOrganization, policyFor } from './planStream.js';
 
 export interface ReconcileDeps {
@@ -126,8 +127,6 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, tx: Reconci
   return performed;
 }
 
-/** What became of one item of a batch: a Result (completed: already off the queue) or an error to handle. */
-export type Settled = { item: WorkItem; result: Result; error?: undefined } | { item: WorkItem; error: unknown };
 
 /**
  * Reconciles a batch of per-user items of one organization in one transaction holding the
