@@ -14,10 +14,11 @@ import { makeApp, makeMetricsApp, makeOpsApp, type MetricsOptions } from './http
 import { registerProcessMetrics } from './metrics.js';
 import { makeServer, timeoutsOf } from './http/server.js';
 import { setOrganizationLabels, setOrganizationStateSource } from './metrics.js';
-import { organizationStates } from './reconciler/metricsState.js';
 import { DEMO_CONFIG, loadScimConfigs, type ScimConfigDocument } from './orgs/scimConfig.js';
 import { migrate, waitForMigrations } from './store/migrate.js';
 import { makePool, type Pool } from './store/pool.js';
+import { organizationStates } from './store/reconcileStatus.js';
+import { makeReconcilerStore, openReconcilerStore } from './store/reconcilerStore.js';
 import { TokenCache } from './store/tokenCache.js';
 import { Listener } from './store/listen.js';
 import { openDatabase, type Database } from './cli/database.js';
@@ -157,7 +158,7 @@ async function start(argv: string[], config: Config, log: Logger): Promise<numbe
     // listening backend of the database, so a second connection doubles those wake-ups.
     const listener = config.RECONCILER_ENABLED || config.TOKEN_CACHE_TTL_MS > 0 ? new Listener({ url: db.url, log }) : undefined;
     const reconciler = config.RECONCILER_ENABLED
-      ? startReconciler({ pool, databaseUrl: db.url, log, signal: controller.signal, config, listener })
+      ? startReconciler({ openStore: (max) => openReconcilerStore(db.url, max), databaseUrl: db.url, log, signal: controller.signal, config, listener })
       : Promise.resolve();
     let failed = false;
     reconciler.catch((e: unknown) => {
@@ -212,7 +213,9 @@ async function runReconcilerCommand(command: keyof typeof reconcilerCommands, ar
   process.once('SIGINT', stop);
   try {
     return await withDatabase(config, log, async (pool, db) => {
-      const run = reconcilerCommands[command](argv, { pool, config, databaseUrl: db.url, log, out, signal: controller.signal });
+      const store = makeReconcilerStore(pool);
+      const openStore = (max: number) => openReconcilerStore(db.url, max);
+      const run = reconcilerCommands[command](argv, { pool, store, openStore, config, databaseUrl: db.url, log, out, signal: controller.signal });
       if (command !== 'reconcile' || argv.includes('--once')) return run;
       // A long-running reconciler replica answers health checks and /metrics on PORT.
       const server = makeServer(makeOpsApp({ pool, log, metrics: setupMetrics(config, pool) }), timeoutsOf(config), log);

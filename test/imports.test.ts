@@ -97,6 +97,26 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
   return cycles;
 }
 
+/** What SQL text looks like at the start of a string: a statement's first words. */
+const SQL_START = /^\s*(select\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+(recursive\s+)?\w+(\s*\([^)]*\))?\s+as\s*\()/i;
+
+/**
+ * SQL in a file: string and template literals that start like a statement (for a template
+ * with substitutions, its text up to the first one), and `.query(` calls — read from the
+ * syntax tree, so comments and identifiers never count.
+ */
+export function sqlOf(code: string): string[] {
+  const out: string[] = [];
+  const visit = (node: ts.Node) => {
+    const text = ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) ? node.text : ts.isTemplateExpression(node) ? node.head.text : undefined;
+    if (text !== undefined && SQL_START.test(text)) out.push(text.trim().split(/\s+/).slice(0, 3).join(' '));
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'query') out.push('.query(');
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile('x.ts', code, ts.ScriptTarget.Latest, true));
+  return out;
+}
+
 const files = sourceFiles(src);
 const imports = new Map(files.map((f) => [f, importsOf(readFileSync(f, 'utf8'))]));
 
@@ -121,6 +141,20 @@ describe('import rules of src/', () => {
     ]);
     expect(violations(path.join('http', 'x.ts'), ['@kubernetes/client-node/dist/gen'])).toEqual(['src/http/x.ts imports @kubernetes/client-node/dist/gen; only src/k8s/ may']);
     expect(violations(path.join('k8s', 'x.ts'), ['@kubernetes/client-node'])).toEqual([]);
+  });
+
+  it('src/reconciler holds no SQL: its statements are the store\'s (src/store/reconcilerStore.ts), passed in', () => {
+    const found = files
+      .filter((f) => path.relative(src, f).split(path.sep)[0] === 'reconciler')
+      .flatMap((f) => sqlOf(readFileSync(f, 'utf8')).map((q) => `${rel(f)}: ${q}`));
+    expect(found).toEqual([]);
+  });
+
+  it('recognises SQL in strings and templates, not in comments or prose', () => {
+    expect(sqlOf('const a = `select 1 from t where id = ${x}`; const b = \'delete from t\'; await db.query(a);')).toEqual(['select 1 from', 'delete from t', '.query(']);
+    expect(sqlOf('const c = `\n  with recursive m(id) as (select 1) select * from m`; const d = "update reconcile_queue set x = 1";')).toEqual(['with recursive m(id)', 'update reconcile_queue set']);
+    expect(sqlOf("// select 1 from t\nconst e = 'update'; const f = `with ${n} items`; log.info('deleted from the target');")).toEqual([]);
+    expect(sqlOf(readFileSync(path.join(src, 'store', 'reconcileQueue.ts'), 'utf8')).length).toBeGreaterThan(5);
   });
 
   it('has no import cycles', () => {

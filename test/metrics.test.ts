@@ -2,7 +2,7 @@
 // gauges read from the database at scrape time. Real HTTP on loopback, real Postgres.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driftMembers, organizationReady, registry, renderMetrics, revocationsHeld, lastFullSync, scimAuthFailuresTotal, setOrganizationStateSource } from '../src/metrics.js';
-import { organizationStates } from '../src/reconciler/metricsState.js';
+import { organizationStates } from '../src/store/reconcileStatus.js';
 import { upsertOrganization } from '../src/store/orgs.js';
 import { createToken, revokeToken } from '../src/store/tokens.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

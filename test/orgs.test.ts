@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { scheduleResyncs } from '../src/reconciler/queue.js';
+import { scheduleResyncs } from '../src/store/reconcileQueue.js';
 import { freePort } from '../src/store/embedded.js';
 import { claimOrganization, deleteOrganization, findOrganization } from '../src/store/orgs.js';
 import { createToken, OrganizationDeletedError } from '../src/store/tokens.js';

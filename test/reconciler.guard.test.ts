@@ -6,15 +6,19 @@ import { makeLogger } from '../src/log.js';
 import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReconciler } from '../src/reconciler/index.js';
-import { reserveRevocation, reserveRevocations, revokedInWindow } from '../src/reconciler/guard.js';
+import { reserveRevocation, reserveRevocations } from '../src/reconciler/guard.js';
+import { makeReconcilerStore, openReconcilerStore } from '../src/store/reconcilerStore.js';
+import { revokedInWindow } from '../src/store/revocationGuard.js';
 import { revocationsHeld } from '../src/metrics.js';
-import { markOrganization } from '../src/reconciler/queue.js';
+import { markOrganization } from '../src/store/reconcileQueue.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { loadConfig } from '../src/config.js';
 
 let db: TestDatabase;
+/** The reconciler's statements over the test database. */
+const store = () => makeReconcilerStore(db.pool);
 let target: HttpTargetServer;
 const stop = new AbortController();
 let running: Promise<void>[] = [];
@@ -47,7 +51,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   target = await startHttpTarget();
   target.latencyMs = LATENCY_MS;
-  running = ['guard-a', 'guard-b'].map((workerId) => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId, settings }));
+  running = ['guard-a', 'guard-b'].map((workerId) => startReconciler({ openStore: (max) => openReconcilerStore(db.url, max), databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId, settings }));
 });
 afterAll(async () => {
   stop.abort();
@@ -92,14 +96,14 @@ describe('revocation guard under concurrency', () => {
     const org = await createOrg(db.pool, 'shared-window', spec({ maxCount: 5, maxFraction: null }));
     const guard = { enabled: true, maxCount: 5, maxFraction: null, window: 3_600_000 } as Parameters<typeof reserveRevocation>[2];
     // A full pass planning four revocations reserves them before its target calls…
-    const full = await reserveRevocations(db.pool, org, guard, 100, ['f1@x.io', 'f2@x.io', 'f3@x.io', 'f4@x.io']);
+    const full = await reserveRevocations(store(), org, guard, 100, ['f1@x.io', 'f2@x.io', 'f3@x.io', 'f4@x.io']);
     expect(full.decision.hold).toBe(false);
     expect(full.ids?.size).toBe(4);
     // …so per-user passes (any replica) revoking meanwhile get only the one left.
-    const users = await Promise.all(Array.from({ length: 8 }, (_, i) => reserveRevocation(db.pool, org, guard, 100, `u${i}@x.io`)));
+    const users = await Promise.all(Array.from({ length: 8 }, (_, i) => reserveRevocation(store(), org, guard, 100, `u${i}@x.io`)));
     expect(users.filter((r) => !r.decision.hold)).toHaveLength(1);
     // And a full pass after per-user reservations filled the window holds all of its revocations.
-    const late = await reserveRevocations(db.pool, org, guard, 100, ['g1@x.io']);
+    const late = await reserveRevocations(store(), org, guard, 100, ['g1@x.io']);
     expect(late.decision).toMatchObject({ hold: true, revokedInWindow: 5, limit: 5 });
     expect(await revokedInWindow(db.pool, org, 3_600_000)).toBe(5);
   });

@@ -1,11 +1,11 @@
-// The member lock (src/reconciler/apply.ts): a per-user pass takes one member's lock with
+// The member lock (src/store/memberLocks.ts): a per-user pass takes one member's lock with
 // withMemberLock, a batch takes many with withMembersLock; both build the key from
 // memberLockKeySql. These tests take the two against each other on real Postgres: each must
 // wait for the other on the same member, and neither for the other on a different member or
 // organization — if the two keys ever drifted apart, the first case would fail.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memberLockKeySql, withMemberLock, withMembersLock } from '../src/reconciler/apply.js';
+import { memberLockKeySql, withMemberLock, withMembersLock } from '../src/store/memberLocks.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 let db: TestDatabase;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, type DesiredEntry, type DiffPolicy } from '../src/reconciler/diff.js';
 import { desiredEntries, loadOrganization, resolveMappedGroups } from '../src/reconciler/desired.js';
 import { mergePlan } from '../src/reconciler/planStream.js';
+import { makeReconcilerStore } from '../src/store/reconcilerStore.js';
 import { compareEmails, TargetRejectedError, type ActualMember, type MemberSpec } from '../src/targets/target.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser } from './helpers/desired.js';
@@ -85,6 +86,8 @@ describe('mergePlan (the full pass) against diff()', () => {
 
 describe('desiredEntries (SQL keyset pages) on real Postgres', () => {
   let db: TestDatabase;
+  /** The reconciler's statements over the test database. */
+  const store = () => makeReconcilerStore(db.pool);
   beforeAll(async () => {
     db = await createTestDatabase();
   });
@@ -105,11 +108,11 @@ describe('desiredEntries (SQL keyset pages) on real Postgres', () => {
           const ids = await addUsersEach(db.pool, orgId, users.map((u) => u.email));
           const inactive = ids.filter((_, i) => !users[i]!.active);
           if (inactive.length) await updateUser(db.pool, orgId, inactive, { active: false });
-          const org = (await loadOrganization(db.pool, orgId))!;
-          const groups = await resolveMappedGroups(db.pool, org);
+          const org = (await loadOrganization(store(), orgId))!;
+          const groups = await resolveMappedGroups(store(), org);
           const collect = async (size: number) => {
             const out: DesiredEntry[] = [];
-            for await (const e of desiredEntries(db.pool, org, groups, size)) out.push(e);
+            for await (const e of desiredEntries(store(), org, groups, size)) out.push(e);
             return out;
           };
           const whole = await collect(1000);
@@ -118,7 +121,7 @@ describe('desiredEntries (SQL keyset pages) on real Postgres', () => {
           expect(whole.map((e) => e.email)).toEqual(byEmail(whole).map((e) => e.email));
           expect(whole.filter((e) => e.member).length).toBe(users.filter((u) => u.active).length);
           const policy: DiffPolicy = { revokeUnmanaged: true, protectedMembers: new Set(), compareTeams: true };
-          const got = await mergePlan(desiredEntries(db.pool, org, groups, pageSize), paged([actual]), policy);
+          const got = await mergePlan(desiredEntries(store(), org, groups, pageSize), paged([actual]), policy);
           expect(got.plan).toEqual(diff(whole, actual, policy));
         },
       ),

@@ -4,6 +4,7 @@ import { makeLogger } from '../src/log.js';
 import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReconciler } from '../src/reconciler/index.js';
+import { openReconcilerStore } from '../src/store/reconcilerStore.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { loadConfig } from '../src/config.js';
@@ -25,7 +26,7 @@ beforeAll(async () => {
     },
   });
   running = startReconciler({
-    pool: srv.pool,
+    openStore: (max) => openReconcilerStore(srv.db.url, max),
     databaseUrl: srv.db.url,
     log: makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.scim.test.ts')),
     signal: stop.signal,

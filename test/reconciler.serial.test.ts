@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startReconciler } from '../src/reconciler/index.js';
+import { openReconcilerStore } from '../src/store/reconcilerStore.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addUsersEach, createOrg, updateUser } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
@@ -22,7 +23,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const once = () => startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: new AbortController().signal, config: loadConfig(), workerId: 'serial', once: true, settings: { concurrency: 1 } });
+const once = () => startReconciler({ openStore: (max) => openReconcilerStore(db.url, max), databaseUrl: db.url, log, signal: new AbortController().signal, config: loadConfig(), workerId: 'serial', once: true, settings: { concurrency: 1 } });
 
 describe('statements of a batch', () => {
   it('revoking a batch of members under the guard sends one statement at a time on the batch client', async () => {

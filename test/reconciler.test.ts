@@ -5,6 +5,7 @@ import { logSink } from './helpers/logScan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driftMembers, provisioningLatency, reconcileTotal, revocationsHeld, targetRequestsTotal } from '../src/metrics.js';
 import { reconcilerCommands, startReconciler } from '../src/reconciler/index.js';
+import { makeReconcilerStore, openReconcilerStore } from '../src/store/reconcilerStore.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { addGroup, addToGroup, addUser, addUsers, createOrg, setSpec, updateUser, waitFor } from './helpers/desired.js';
 import { startHttpTarget, type HttpTargetServer } from './helpers/httpTarget.js';
@@ -25,9 +26,12 @@ const calls = (org: string) => target.writes(org).map((w) => `${w.method} ${w.em
 const gauge = async (g: typeof driftMembers | typeof revocationsHeld, labels: Record<string, string>) =>
   (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))?.value;
 
+/** The store parts of a CommandContext over the test database. */
+const storeOf = (d: TestDatabase) => ({ pool: d.pool, store: makeReconcilerStore(d.pool), openStore: (max: number) => openReconcilerStore(d.url, max) });
+
 async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  const code = await reconcilerCommands[cmd](args, { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
+  const code = await reconcilerCommands[cmd](args, { ...storeOf(db), config: loadConfig(), databaseUrl: db.url, log, out: (l) => lines.push(l), signal: new AbortController().signal });
   expect(code).toBe(0);
   return lines;
 }
@@ -35,7 +39,7 @@ async function run(cmd: keyof typeof reconcilerCommands, args: string[]): Promis
 beforeAll(async () => {
   db = await createTestDatabase();
   target = await startHttpTarget();
-  running = startReconciler({ pool: db.pool, databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId: 'test-worker', settings });
+  running = startReconciler({ openStore: (max) => openReconcilerStore(db.url, max), databaseUrl: db.url, log, signal: stop.signal, config: loadConfig(), workerId: 'test-worker', settings });
 });
 afterAll(async () => {
   stop.abort();
@@ -213,7 +217,7 @@ describe('reconciler', () => {
     await waitFor(async () => (await db.pool.query(`select attempts from reconcile_queue where organization_id = $1 and user_id is not null`, [org])).rows[0]?.attempts >= 2, 5000, 'retries');
     const { rows } = await db.pool.query(`select last_error from reconcile_queue where organization_id = $1 and user_id is not null`, [org]);
     expect(rows[0].last_error).toMatch(/gave up after 1 attempts/);
-    const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+    const ctx = { ...storeOf(db), config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
     await expect(reconcilerCommands.plan(['broken'], ctx)).rejects.toThrow(/127\.0\.0\.1:1/);
   });
 
@@ -223,7 +227,7 @@ describe('reconciler', () => {
       unsorted.unsorted = true;
       await createOrg(db.pool, 'unsorted', { target: { type: 'http', http: { baseUrl: unsorted.baseUrl, pageSize: 10 } } });
       for (const e of ['a@u.io', 'b@u.io', 'c@u.io']) unsorted.put('unsorted', { email: e, role: 'member', teams: [] });
-      const ctx = { pool: db.pool, config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
+      const ctx = { ...storeOf(db), config: loadConfig(), databaseUrl: db.url, log, out: () => {}, signal: new AbortController().signal };
       await expect(reconcilerCommands.plan(['unsorted'], ctx)).rejects.toThrow(/not in ascending email order/);
       await new Promise((r) => setTimeout(r, 200));
       expect(unsorted.writes()).toEqual([]);

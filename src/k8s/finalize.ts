@@ -9,8 +9,10 @@
 //    concurrent change (another controller's finalizer) makes it a 409 and a retry, never a clobber.
 // Every step is idempotent: a retry after a crash repeats nothing harmful.
 import { scimConfigSpec, type ResolvedScimConfigSpec } from '../orgs/scimConfig.js';
-import { withMemberLock, performOp, recordOps, type ApplyContext } from '../reconciler/apply.js';
-import { addHolds, approveHolds, approvedEmails, reserveRevocation } from '../reconciler/guard.js';
+import { performOp, recordOps, type ApplyContext } from '../reconciler/apply.js';
+import { reserveRevocation } from '../reconciler/guard.js';
+import { addHolds, approveHolds, approvedEmails } from '../store/revocationHolds.js';
+import { makeReconcilerStore } from '../store/reconcilerStore.js';
 import { deleteOrganization, findOrganization } from '../store/orgs.js';
 import { makeTargetResolver, normalizeEmail, type SecretReader } from '../targets/index.js';
 import { GROUP, mergePatch, PLURAL, VERSION } from './client.js';
@@ -31,17 +33,20 @@ async function revokeAllMembers(deps: FinalizeDeps & { secretsDir: string }, org
     const emails: string[] = [];
     for await (const page of target.list()) for (const m of page) if (!keep.has(normalizeEmail(m.email))) emails.push(m.email);
     const approved = await approvedEmails(deps.pool, organizationId);
+    // The reconciler's statements over the operator's pool: the revocations go through the same
+    // guard reservations, member locks and event records as a reconciler's.
+    const store = makeReconcilerStore(deps.pool);
     const ctx: ApplyContext = { organizationId, target, workerId: 'operator', log: deps.log };
     const held: { email: string; reason: string }[] = [];
     for (const email of emails) {
       const isApproved = approved.has(email);
-      const reservation = isApproved ? undefined : await reserveRevocation(deps.pool, organizationId, spec.revocationGuard, emails.length, email);
+      const reservation = isApproved ? undefined : await reserveRevocation(store, organizationId, spec.revocationGuard, emails.length, email);
       if (reservation && !reservation.id) {
         held.push({ email, reason: 'ScimConfig deleted with onDelete: revokeAll' });
         continue;
       }
       const done = await performOp(ctx, { kind: 'revoke', email, reason: 'deprovisioned', approved: isApproved }, undefined, reservation?.id);
-      await withMemberLock(deps.pool, organizationId, email, (client) => recordOps(ctx, client, [done]));
+      await store.withMemberLock(organizationId, email, (tx) => recordOps(ctx, tx, [done]));
       if (done.outcome !== 'ok') throw done.error instanceof Error ? done.error : new Error(`revoking a member failed: ${String(done.error)}`);
     }
     await addHolds(deps.pool, organizationId, held);

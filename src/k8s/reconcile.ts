@@ -5,8 +5,8 @@
 import type { Logger } from 'pino';
 import { describeIssues } from '../orgs/describeIssues.js';
 import { scimConfigSpec, type ScimConfigSpec } from '../orgs/scimConfig.js';
-import { approveHolds } from '../reconciler/guard.js';
-import { markOrganization } from '../reconciler/queue.js';
+import { markOrganization } from '../store/reconcileQueue.js';
+import { approveHolds } from '../store/revocationHolds.js';
 import { organizationStatus } from '../store/orgStatus.js';
 import { claimOrganization, describeOwner, type Owner } from '../store/orgs.js';
 import type { Pool } from '../store/pool.js';

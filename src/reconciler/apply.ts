@@ -1,10 +1,12 @@
 // Applying a plan: one operation at a time per member, under a per-member advisory lock held
-// in a short transaction, so a per-user pass and a full pass (or two replicas) never write the
-// same member concurrently. Every operation is recorded in reconcile_events.
+// in a short transaction (src/store/memberLocks.ts), so a per-user pass and a full pass (or two
+// replicas) never write the same member concurrently. Every operation is recorded in
+// reconcile_events.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { provisioningLatency } from '../metrics.js';
-import { withTransaction, type Pool, type PoolClient, type Queryable } from '../store/pool.js';
+import type { OpResultRecord } from '../store/reconcileEvents.js';
+import type { ReconcilerStatements } from '../store/reconcilerStore.js';
 import type { ActualMember, MemberSpec, Target } from '../targets/target.js';
 import type { Plan, RevocationReason } from './diff.js';
 import { classifyError, throwIfAborted } from './errors.js';
@@ -40,68 +42,6 @@ export interface ApplyContext {
   changedAt?: string;
   /** Aborts target calls (shutdown): an aborted operation throws AbortedError. */
   signal?: AbortSignal;
-}
-
-/**
- * The advisory-lock key of one member, as SQL over an organization id and an email (both SQL
- * expressions): hashtextextended('scimsync:<organization id>:<email>', 0), a bigint. The one
- * definition both lock statements below use — if the per-user and the batch key ever
- * differed, a per-user pass and a full pass would stop excluding each other
- * (test/reconciler.memberLock.test.ts takes them against each other on real Postgres).
- */
-export const memberLockKeySql = (organizationId: string, email: string): string =>
-  `hashtextextended('scimsync:' || ${organizationId}::text || ':' || ${email}, 0)`;
-
-/** Runs fn in a transaction holding the member's advisory lock (released at commit/rollback). */
-export async function withMemberLock<T>(pool: Pool, organizationId: string, email: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query({ name: 'scimsync-member-lock', text: `select pg_advisory_xact_lock(${memberLockKeySql('$1', '$2::text')})`, values: [organizationId, email] });
-    return fn(client);
-  });
-}
-
-/**
- * Runs fn in one transaction holding the advisory locks of all the emails (the keys of
- * withMemberLock), taken in one statement in sorted order so two batches never deadlock.
- */
-export async function withMembersLock<T>(pool: Pool, organizationId: string, emails: string[], fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query({
-      name: 'scimsync-members-lock',
-      text: `select count(pg_advisory_xact_lock(${memberLockKeySql('$1', 's.email')}))
-               from (select distinct email from unnest($2::text[]) as e(email) order by email) s`,
-      values: [organizationId, emails],
-    });
-    return fn(client);
-  });
-}
-
-export interface EventRecord {
-  organizationId: string;
-  email: string;
-  operation: Op['kind'];
-  result: string;
-  role?: string | null;
-  teams?: string[] | null;
-  reason?: string | null;
-  error?: string | null;
-  changedAt?: string;
-  durationMs?: number | null;
-  approved?: boolean;
-  worker?: string;
-}
-
-/** Inserts an event; returns the latency from changedAt to now (database clock), if any. */
-export async function recordEvent(db: Queryable, e: EventRecord): Promise<number | undefined> {
-  const { rows } = await db.query<{ latencyMs: number | null }>(
-    `insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
-     values ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text[], $7::text, $8::text,
-             extract(epoch from clock_timestamp() - $9::timestamptz) * 1000, $10::float8, $11::boolean, $12::text)
-     returning latency_ms as "latencyMs"`,
-    [e.organizationId, e.email, e.operation, e.result, e.role ?? null, e.teams ?? null, e.reason ?? null, e.error ?? null,
-      e.changedAt ?? null, e.durationMs ?? null, e.approved ?? false, e.worker ?? null],
-  );
-  return rows[0].latencyMs ?? undefined;
 }
 
 /** An operation's recorded result (reconcile_events.result) for a target error: classifyError's verdict. */
@@ -144,15 +84,16 @@ export async function performOp(ctx: ApplyContext, op: Op, userId?: string, rese
 }
 
 /**
- * Records performed operations (inside the members' lock transaction `client`) in one
- * statement: their events, the managed-member bookkeeping, the holds they settle and the guard
- * reservations they release. Latency is measured to the target's answer on the database clock
- * (the time since the answer, measured here, is subtracted).
+ * Records performed operations (inside the members' lock transaction `tx`) in one
+ * statement (recordOpResults, src/store/reconcileEvents.ts): their events, the managed-member
+ * bookkeeping, the holds they settle and the guard reservations they release. Latency is
+ * measured to the target's answer on the database clock (the time since the answer, measured
+ * here, is subtracted); it is observed and failures are logged here.
  */
-export async function recordOps(ctx: ApplyContext, client: PoolClient, done: PerformedOp[]): Promise<OpResult[]> {
+export async function recordOps(ctx: ApplyContext, tx: ReconcilerStatements, done: PerformedOp[]): Promise<OpResult[]> {
   if (done.length === 0) return [];
   const now = performance.now();
-  const records = done.map((d, ord) => {
+  const records = done.map((d, ord): OpResultRecord => {
     const member = d.op.kind === 'revoke' ? undefined : d.op.member;
     return {
       ord,
@@ -171,39 +112,7 @@ export async function recordOps(ctx: ApplyContext, client: PoolClient, done: Per
       reservation: d.reservationId ?? null,
     };
   });
-  const { rows } = await client.query<{ ord: number; latencyMs: number | null }>({
-    name: 'scimsync-record-ops',
-    text: `with r as (
-             select * from jsonb_to_recordset($2::jsonb) as r(ord int, email text, operation text, result text, role text, teams text[],
-               reason text, error text, changed_at timestamptz, since_ms float8, duration_ms float8, approved boolean, user_id uuid, reservation bigint)
-           ),
-           l as (select ord, extract(epoch from clock_timestamp() - changed_at) * 1000 - since_ms as latency_ms from r),
-           ev as (
-             insert into reconcile_events (organization_id, email, operation, result, role, teams, reason, error, latency_ms, duration_ms, approved, worker)
-             select $1::uuid, r.email, r.operation, r.result, r.role, r.teams, r.reason, r.error, l.latency_ms, r.duration_ms, r.approved, $3::text
-               from r join l using (ord) order by ord
-             returning id
-           ),
-           unmanaged as (
-             delete from reconcile_managed_members m using r
-              where m.organization_id = $1::uuid and m.email = r.email and r.result = 'ok' and r.operation = 'revoke'
-           ),
-           managed as (
-             insert into reconcile_managed_members (organization_id, email, user_id)
-             select $1::uuid, email, user_id from r where result = 'ok' and operation <> 'revoke'
-             on conflict (organization_id, email) do update set user_id = coalesce(excluded.user_id, reconcile_managed_members.user_id)
-           ),
-           unheld as (
-             delete from reconcile_holds h using r
-              where h.organization_id = $1::uuid and h.email = r.email and r.result = 'ok' and r.operation = 'revoke'
-           ),
-           released as (
-             delete from reconcile_guard_reservations g using r where g.id = r.reservation
-           )
-           select ord, latency_ms as "latencyMs" from l`,
-    values: [ctx.organizationId, JSON.stringify(records), ctx.workerId],
-  });
-  const latency = new Map(rows.map((r) => [r.ord, r.latencyMs ?? undefined]));
+  const latency = await tx.recordOpResults(ctx.organizationId, ctx.workerId, records);
   return done.map((d, ord): OpResult => {
     if (d.outcome !== 'ok') {
       // No email at warn (personal data only at debug); the event row names the member.
@@ -220,10 +129,10 @@ export async function recordOps(ctx: ApplyContext, client: PoolClient, done: Per
 
 /**
  * Performs one operation against the target and records it (inside the member's lock
- * transaction `client`), releasing the guard reservation `reservationId` if one was taken.
+ * transaction `tx`), releasing the guard reservation `reservationId` if one was taken.
  * Target errors are returned, not thrown: the caller decides whether the pass goes on.
  */
-export async function executeOp(ctx: ApplyContext, client: PoolClient, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
-  const [result] = await recordOps(ctx, client, [await performOp(ctx, op, userId, reservationId)]);
+export async function executeOp(ctx: ApplyContext, tx: ReconcilerStatements, userId: string | undefined, op: Op, reservationId?: string): Promise<OpResult> {
+  const [result] = await recordOps(ctx, tx, [await performOp(ctx, op, userId, reservationId)]);
   return result;
 }

@@ -1,21 +1,24 @@
 // CLI commands: scimsync reconcile | plan <org> | approve <org> | events <org>.
-import { recordAudit } from '../store/audit.js';
-import { withTransaction } from '../store/pool.js';
 import type { Logger } from 'pino';
 import { parseArgs } from '../cli/args.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../store/pool.js';
+import type { ReconcilerStore } from '../store/reconcilerStore.js';
 import { kubernetesSecrets } from './kubernetesSecrets.js';
 import { makeTargetResolver } from '../targets/index.js';
 import { TargetRejectedError } from '../targets/target.js';
 import { loadOrganization, resolveMappedGroups } from './desired.js';
-import { approveHolds, decideGuard, listHolds, revokedInWindow } from './guard.js';
+import { decideGuard } from './guard.js';
 import { planOrganization } from './planStream.js';
-import { failingItems, markOrganization } from './queue.js';
 import { startReconciler } from './worker.js';
 
 export interface CommandContext {
+  /** The command's pool: the targets' connections (a postgres target without a URL of its own). */
   pool: Pool;
+  /** The reconciler's statements over `pool` (src/store/reconcilerStore.ts). */
+  store: ReconcilerStore;
+  /** `scimsync reconcile`: opens the reconciler's own connections (startReconciler's openStore). */
+  openStore: (maxConnections: number) => ReconcilerStore;
   /** The parsed configuration (main.ts is its only reader). */
   config: Config;
   databaseUrl: string;
@@ -37,14 +40,14 @@ async function orgOrFail(ctx: CommandContext, slug: string | undefined, usage: s
     ctx.out(`usage: ${usage}`);
     return undefined;
   }
-  const org = await loadOrganization(ctx.pool, slug);
+  const org = await loadOrganization(ctx.store, slug);
   if (!org) ctx.out(`organization "${slug}" not found`);
   return org;
 }
 
 const reconcile: Command = async (args, ctx) => {
   const { opts } = flags(args);
-  await startReconciler({ pool: ctx.pool, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, config: ctx.config, once: opts.has('once') });
+  await startReconciler({ openStore: ctx.openStore, databaseUrl: ctx.databaseUrl, log: ctx.log, signal: ctx.signal, config: ctx.config, once: opts.has('once') });
   return 0;
 };
 
@@ -56,12 +59,12 @@ const plan: Command = async (args, ctx) => {
   const secrets = config.TARGET_SECRETS === 'kubernetes' ? await kubernetesSecrets(ctx.pool, ctx.log, config.KUBECONFIG) : undefined;
   const targets = makeTargetResolver({ pool: ctx.pool, secretsDir: config.RECONCILER_SECRETS_DIR, readSecret: secrets?.read });
   // The last pass's failure (a target answering 4xx fails the pass; src/reconciler/reconcile.ts outcomeOf).
-  const lastError = (await ctx.pool.query<{ e: string | null }>(`select last_error as e from reconcile_status where organization_id = $1::uuid`, [org.id])).rows[0]?.e ?? null;
+  const lastError = await ctx.store.lastError(org.id);
   try {
     const target = await targets.targetFor(org);
     let planned;
     try {
-      planned = await planOrganization(ctx.pool, org, await resolveMappedGroups(ctx.pool, org), target, config.RECONCILER_PAGE_SIZE, ctx.signal);
+      planned = await planOrganization(ctx.store, org, await resolveMappedGroups(ctx.store, org), target, config.RECONCILER_PAGE_SIZE, ctx.signal);
     } catch (e) {
       // A 4xx from the target (credential revoked, access withdrawn): reported, exit 1.
       if (!(e instanceof TargetRejectedError) || !(e.status && e.status >= 400 && e.status < 500)) throw e;
@@ -74,11 +77,11 @@ const plan: Command = async (args, ctx) => {
     }
     const { plan: p, actualCount, desiredCount } = planned;
     const guard = org.spec.revocationGuard;
-    const holds = await listHolds(ctx.pool, org.id);
+    const holds = await ctx.store.listHolds(org.id);
     const approved = new Set(holds.filter((h) => h.approvedAt).map((h) => h.email));
     const unapproved = p.revocations.filter((r) => !approved.has(r.email)).length;
-    const decision = decideGuard(guard, actualCount, await revokedInWindow(ctx.pool, org.id, guard.window), unapproved);
-    const failing = await failingItems(ctx.pool, org.id);
+    const decision = decideGuard(guard, actualCount, await ctx.store.revokedInWindow(org.id, guard.window), unapproved);
+    const failing = await ctx.store.failingItems(org.id);
     if (opts.has('json')) {
       ctx.out(JSON.stringify({ organization: org.slug, target: target.kind, dryRun: org.spec.dryRun, desiredCount, actualCount, plan: p, guard: decision, holds, failing, lastError }, null, 2));
       return 0;
@@ -104,27 +107,12 @@ const plan: Command = async (args, ctx) => {
 const approve: Command = async (args, ctx) => {
   const org = await orgOrFail(ctx, flags(args).positional[0], 'scimsync approve <organization>');
   if (!org) return 2;
-  const n = await withTransaction(ctx.pool, async (client) => {
-    const approved = await approveHolds(client, org.id);
-    await recordAudit(client, { organizationId: org.id, organization: org.slug, actor: 'cli', operation: 'holds.approve', resourceId: String(approved) });
-    return approved;
-  });
-  await markOrganization(ctx.pool, org.id);
+  // One statement approves and records the audit entry (approveHolds' audit option, as the operator does).
+  const n = await ctx.store.approveHolds(org.id, { actor: 'cli' });
+  await ctx.store.markOrganization(org.id);
   ctx.out(n ? `approved ${n} held revocation(s) of ${org.slug}; the next pass applies them` : `no held revocations for ${org.slug}`);
   return 0;
 };
-
-interface EventRow {
-  at: string;
-  email: string;
-  operation: string;
-  result: string;
-  role: string | null;
-  reason: string | null;
-  error: string | null;
-  latencyMs: number | null;
-  durationMs: number | null;
-}
 
 const events: Command = async (args, ctx) => {
   const { positional, opts } = flags(args);
@@ -135,11 +123,7 @@ const events: Command = async (args, ctx) => {
     ctx.out('--limit must be a positive integer');
     return 2;
   }
-  const { rows } = await ctx.pool.query<EventRow>(
-    `select at, email, operation, result, role, reason, error, latency_ms as "latencyMs", duration_ms as "durationMs"
-       from reconcile_events where organization_id = $1::uuid order by at desc, id desc limit $2::int`,
-    [org.id, limit],
-  );
+  const rows = await ctx.store.listEvents(org.id, limit);
   if (opts.has('json')) {
     for (const r of rows) ctx.out(JSON.stringify(r));
     return 0;

@@ -3,7 +3,7 @@
 // plan itself (proportional to the drift, not to the organization's size). The target must
 // return members in ascending email order (docs/target-http.md); a target that does not is
 // detected and the pass fails instead of producing a wrong plan.
-import type { Queryable } from '../store/pool.js';
+import type { ReconcilerStatements } from '../store/reconcilerStore.js';
 import { TargetRejectedError, compareEmails, type ActualMember, type Target } from '../targets/target.js';
 import { diffMember, emptyPlan, type DesiredEntry, type DiffPolicy, type Plan } from './diff.js';
 import { desiredEntries, type MappedGroups, type Organization } from './desired.js';
@@ -41,7 +41,7 @@ async function* flatten(pages: AsyncIterable<ActualMember[]>, signal?: AbortSign
 
 /** The full pass's plan: the desired state streamed from SQL, merged with the target's pages. */
 export async function planOrganization(
-  db: Queryable,
+  db: ReconcilerStatements,
   org: Organization,
   groups: MappedGroups,
   target: Target,

@@ -4,19 +4,21 @@
 // refreshes the drift gauges.
 import type { Logger } from 'pino';
 import { driftMembers, lastFullSync, orgLabel, revocationsHeld } from '../metrics.js';
-import { serialized, type Pool, type Queryable } from '../store/pool.js';
+import type { ReconcilerStatements, ReconcilerStore } from '../store/reconcilerStore.js';
+import type { WorkItem } from '../store/reconcileQueue.js';
 import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
-import { executeOp, opsOf, performOp, recordEvent, recordOps, withMemberLock, withMembersLock, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
+import { executeOp, opsOf, performOp, recordOps, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
 import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
-import { addHolds, approvedEmails, countHolds, dropHolds, guardUnlimited, memberCount, releaseReservations, reserveRevocation, reserveRevocations } from './guard.js';
+import { guardUnlimited, reserveRevocation, reserveRevocations } from './guard.js';
+import type { Settled } from './settlement.js';
 import { planOrganization, policyFor } from './planStream.js';
-import { completeItems, isChange, type WorkItem } from './queue.js';
 
 export interface ReconcileDeps {
-  pool: Pool;
+  /** Every statement a pass runs (src/store/reconcilerStore.ts). */
+  store: ReconcilerStore;
   targets: TargetResolver;
   workerId: string;
   log: Logger;
@@ -24,6 +26,9 @@ export interface ReconcileDeps {
   applyConcurrency: number;
   signal?: AbortSignal;
 }
+
+/** True when the item carries a desired-state change (not only a scheduled resync). */
+export const isChange = (item: WorkItem): boolean => !item.resync || Number(item.revision) > 1;
 
 interface PassContext extends ApplyContext {
   org: Organization;
@@ -39,7 +44,7 @@ async function passContext(deps: ReconcileDeps, org: Organization, item: WorkIte
     org,
     organizationId: org.id,
     target,
-    groups: await resolveMappedGroups(deps.pool, org),
+    groups: await resolveMappedGroups(deps.store, org),
     policy: policyFor(org, target),
     workerId: deps.workerId,
     log: deps.log.child({ organization: org.slug, target: target.kind }),
@@ -69,31 +74,31 @@ function outcomeOf(results: (OpResult | undefined)[]): Result {
   return later.length ? { requeueAfter: Math.max(...later) } : {};
 }
 
-async function holdRevocation(ctx: PassContext, db: Queryable, ops: Op[]): Promise<void> {
+async function holdRevocation(ctx: PassContext, db: ReconcilerStatements, ops: Op[]): Promise<void> {
   const revokes = ops.filter((o): o is Extract<Op, { kind: 'revoke' }> => o.kind === 'revoke');
-  const newly = new Set(await addHolds(db, ctx.organizationId, revokes.map((r) => ({ email: r.email, reason: r.reason }))));
+  const newly = new Set(await db.addHolds(ctx.organizationId, revokes.map((r) => ({ email: r.email, reason: r.reason }))));
   for (const r of revokes) {
     if (newly.has(r.email)) {
-      await recordEvent(db, { organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
+      await db.recordEvent({ organizationId: ctx.organizationId, email: r.email, operation: 'revoke', result: 'held', reason: r.reason, worker: ctx.workerId });
     }
   }
-  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await countHolds(db, ctx.organizationId));
+  revocationsHeld.set({ organization: orgLabel(ctx.org.slug) }, await db.countHolds(ctx.organizationId));
 }
 
 /**
- * Reconciles one email of a user batch; its lock is held by the batch's transaction `client`.
+ * Reconciles one email of a user batch; its lock is held by the batch's transaction `tx`.
  * Returns the operations the target answered, for the batch to record in one statement.
  */
-async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Queryable, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
+async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, tx: ReconcilerStatements, email: string, state: MemberState, actual: ActualMember | undefined): Promise<PerformedOp[]> {
   const { desired, hold } = state;
   const plan = emptyPlan();
   diffMember(plan, desired, actual, ctx.policy);
   const ops = opsOf(plan);
-  if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await dropHolds(client, ctx.organizationId, null, email);
+  if (hold !== 'none' && !ops.some((o) => o.kind === 'revoke')) await tx.dropHolds(ctx.organizationId, null, email);
   const performed: PerformedOp[] = [];
   for (const op of ops) {
     if (ctx.org.spec.dryRun) {
-      await recordEvent(client, { organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
+      await tx.recordEvent({ organizationId: ctx.organizationId, email, operation: op.kind, result: 'dry-run', worker: ctx.workerId });
       continue;
     }
     let reservation: string | undefined;
@@ -106,12 +111,12 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Que
       // (held across it, it serialised every revocation of the organization). executeOp
       // releases the reservation with the revocation's event, in this transaction; if this
       // transaction rolls back after the target call, it keeps counting (the safe side).
-      const r = await reserveRevocation(deps.pool, ctx.organizationId, guard, await memberCount(client, ctx.organizationId), email);
+      const r = await reserveRevocation(deps.store, ctx.organizationId, guard, await tx.memberCount(ctx.organizationId), email);
       if (r.decision.hold) {
         // Counts at info/warn; the member's email only at debug (no personal data in logs at info).
         ctx.log.warn({ held: 1, ...r.decision }, 'revocation held by the revocation guard; `scimsync approve` releases it');
         ctx.log.debug({ email }, 'revocation held');
-        await holdRevocation(ctx, client, [op]);
+        await holdRevocation(ctx, tx, [op]);
         ctx.held = true;
         continue;
       }
@@ -122,8 +127,6 @@ async function reconcileEmail(deps: ReconcileDeps, ctx: PassContext, client: Que
   return performed;
 }
 
-/** What became of one item of a batch: a Result (completed: already off the queue) or an error to handle. */
-export type Settled = { item: WorkItem; result: Result; error?: undefined } | { item: WorkItem; error: unknown };
 
 /**
  * Reconciles a batch of per-user items of one organization in one transaction holding the
@@ -136,7 +139,7 @@ export type Settled = { item: WorkItem; result: Result; error?: undefined } | { 
 export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[]): Promise<Settled[]> {
   throwIfAborted(deps.signal);
   const claimed = claimedUserItems(items);
-  const loaded = claimed === null ? await loadUserItems(deps.pool, items[0].organizationId, items.map((i) => i.userId!)) : claimed;
+  const loaded = claimed === null ? await loadUserItems(deps.store, items[0].organizationId, items.map((i) => i.userId!)) : claimed;
   const emailsOf = (item: WorkItem) => loaded?.emails.get(item.userId!) ?? [];
   const all = [...new Set(items.flatMap(emailsOf))];
   if (!loaded || all.length === 0) return items.map((item) => ({ item, result: {} }));
@@ -149,13 +152,12 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   }
   const outcomes = new Map<string, { results: OpResult[] } | { error: unknown }>();
   const completed = new Set<WorkItem>();
-  await withMembersLock(deps.pool, base.organizationId, all, async (client) => {
+  await deps.store.withMembersLock(base.organizationId, all, async (tx) => {
     // The target is read under the locks (so no other pass writes these members meanwhile),
     // concurrently with the desired state rather than after it.
     const actuals = new Map(all.map((email) => [email, base.target.get(email, deps.signal).then((actual) => ({ actual }), (error: unknown) => ({ error }))]));
-    const states = await readMembers(client, base.org, base.groups, all);
-    // The emails' target calls run concurrently, their statements on the one client in turn.
-    const db = serialized(client);
+    const states = await readMembers(tx, base.org, base.groups, all);
+    // The emails' target calls run concurrently, their statements on the one transaction in turn.
     const performed = new Map<string, PerformedOp[]>();
     await Promise.all(
       all.map(async (email) => {
@@ -164,7 +166,7 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
           if ('error' in got) throw got.error;
           const actual = got.actual;
           const ctx: PassContext = { ...base, changedAt: changedAt.get(email) };
-          performed.set(email, await reconcileEmail(deps, ctx, db, email, states.get(email)!, actual));
+          performed.set(email, await reconcileEmail(deps, ctx, tx, email, states.get(email)!, actual));
           if (ctx.held) base.held = true;
         } catch (error) {
           outcomes.set(email, { error });
@@ -172,18 +174,18 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
       }),
     );
     const keys = [...performed].flatMap(([email, ds]) => ds.map(() => email));
-    const results = await recordOps(base, client, [...performed.values()].flat());
+    const results = await recordOps(base, tx, [...performed.values()].flat());
     for (const email of performed.keys()) outcomes.set(email, { results: results.filter((_, i) => keys[i] === email) });
     // Items done without a retry leave the queue with their events (one commit).
     const done = items.filter((item) => emailsOf(item).every((e) => {
       const o = outcomes.get(e);
       return o && 'results' in o && !o.results.some((r) => r.outcome === 'error' || r.outcome === 'requeue');
     }));
-    await completeItems(client, done, deps.workerId);
+    await tx.completeItems(done, deps.workerId);
     for (const item of done) completed.add(item);
   });
   // Concurrent batches each see only their own uncommitted holds: count again once committed.
-  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await countHolds(deps.pool, base.organizationId));
+  if (base.held) revocationsHeld.set({ organization: orgLabel(base.org.slug) }, await deps.store.countHolds(base.organizationId));
   return items.map((item): Settled => {
     const failed = emailsOf(item).map((e) => outcomes.get(e)).find((o) => o && 'error' in o);
     if (failed && 'error' in failed) return { item, error: failed.error };
@@ -203,22 +205,19 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
  */
 async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string, reservation?: string): Promise<OpResult | undefined> {
   throwIfAborted(deps.signal);
-  return withMemberLock(deps.pool, ctx.organizationId, op.email, async (client) => {
-    const desired = await readDesiredEntry(client, ctx.org, ctx.groups, op.email);
+  return deps.store.withMemberLock(ctx.organizationId, op.email, async (tx) => {
+    const desired = await readDesiredEntry(tx, ctx.org, ctx.groups, op.email);
     // The listed state is stale if another pass wrote this member since this pass began:
     // read it again then (rare), so the two passes do not both grant.
-    const touched = await client.query(
-      `select 1 from reconcile_events where organization_id = $1::uuid and at >= $2::timestamptz and email = $3::text and result = 'ok' limit 1`,
-      [ctx.organizationId, passStart, op.email],
-    );
+    const touched = await tx.appliedSince(ctx.organizationId, passStart, op.email);
     const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
-    const snapshot = touched.rowCount ? await ctx.target.get(op.email, deps.signal) : listed;
+    const snapshot = touched ? await ctx.target.get(op.email, deps.signal) : listed;
     const plan = emptyPlan();
     diffMember(plan, desired, snapshot, ctx.policy);
     const fresh = opsOf(plan)[0];
     if (!fresh || fresh.kind !== op.kind) return undefined;
     if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
-    return executeOp(ctx, client, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
+    return executeOp(ctx, tx, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
   });
 }
 
@@ -273,63 +272,55 @@ export function driftOf(plan: Plan): Record<'missing' | 'extra' | 'changed' | 'u
   };
 }
 
-/** Sets the drift gauges at once; /metrics re-reads them from last_plan.drift at scrape time (metricsState.ts). */
+/** Sets the drift gauges at once; /metrics re-reads them from last_plan.drift at scrape time (organizationStates, src/store/reconcileStatus.ts). */
 function setDrift(slug: string, plan: Plan): Record<string, number> {
   const drift = driftOf(plan);
   for (const [kind, n] of Object.entries(drift)) driftMembers.set({ organization: orgLabel(slug), kind }, n);
   return drift;
 }
 
-async function recordFullSync(db: Queryable, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
-  await db.query(
-    `insert into reconcile_status (organization_id, next_resync_at, last_full_sync_at, last_full_sync_seconds, member_count, last_plan, last_error)
-     values ($1::uuid, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), $3::float8, $4::int, $5::jsonb, null)
-     on conflict (organization_id) do update
-       set next_resync_at = excluded.next_resync_at, last_full_sync_at = excluded.last_full_sync_at,
-           last_full_sync_seconds = excluded.last_full_sync_seconds, member_count = excluded.member_count,
-           last_plan = excluded.last_plan, last_error = null`,
-    [org.id, org.spec.resyncInterval, seconds, members, JSON.stringify(summary)],
-  );
+async function recordFullSync(db: ReconcilerStatements, org: Organization, seconds: number, members: number, summary: Record<string, unknown>): Promise<void> {
+  await db.recordFullSync(org.id, org.spec.resyncInterval, seconds, members, summary);
   lastFullSync.set({ organization: orgLabel(org.slug) }, Date.now() / 1000);
 }
 
 export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkItem): Promise<Result> {
   const started = performance.now();
-  const org = await loadOrganization(deps.pool, item.organizationId);
+  const org = await loadOrganization(deps.store, item.organizationId);
   if (!org) return {};
   const ctx = await passContext(deps, org, item);
-  const passStart = (await deps.pool.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
-  const { plan, actualCount } = await planOrganization(deps.pool, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
+  const passStart = await deps.store.databaseNow();
+  const { plan, actualCount } = await planOrganization(deps.store, org, ctx.groups, ctx.target, deps.pageSize, deps.signal);
   const drift = setDrift(org.slug, plan);
   if (org.spec.dryRun) {
     if (planSize(plan)) {
       ctx.log.info(planCounts(plan), 'dry run: plan recorded, nothing applied');
       ctx.log.debug({ sample: planSample(plan) }, 'dry run: sample of the plan');
     }
-    await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
+    await recordFullSync(deps.store, org, (performance.now() - started) / 1000, actualCount, planSummary(plan, { dryRun: true, drift }));
     return {};
   }
-  const approved = await approvedEmails(deps.pool, org.id);
+  const approved = await deps.store.approvedEmails(org.id);
   let ops = opsOf(plan).map((op) => (op.kind === 'revoke' && approved.has(op.email) ? { ...op, approved: true } : op));
   const unapproved = ops.filter((op) => op.kind === 'revoke' && !op.approved);
   const guard = org.spec.revocationGuard;
   // Reserve the pass's unapproved revocations under the guard lock, as per-user passes do.
-  const { decision, ids: reserved } = await reserveRevocations(deps.pool, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
-  await dropHolds(deps.pool, org.id, plan.revocations.map((r) => r.email));
+  const { decision, ids: reserved } = await reserveRevocations(deps.store, org.id, guard, actualCount, guardUnlimited(guard) ? [] : unapproved.map((op) => op.email));
+  await deps.store.dropHolds(org.id, plan.revocations.map((r) => r.email));
   if (decision.hold) {
     ctx.log.warn({ held: unapproved.length, ...decision }, 'revocations held by the revocation guard; `scimsync approve` releases them');
-    await holdRevocation(ctx, deps.pool, unapproved);
+    await holdRevocation(ctx, deps.store, unapproved);
     ops = ops.filter((op) => op.kind !== 'revoke' || op.approved);
-  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await countHolds(deps.pool, org.id));
+  } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await deps.store.countHolds(org.id));
   let results: (OpResult | undefined)[];
   try {
     results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart, op.kind === 'revoke' ? reserved?.get(op.email) : undefined));
   } finally {
     // Reservations of ops that were skipped or never ran (consumed ones are gone already).
-    await releaseReservations(deps.pool, [...(reserved?.values() ?? [])]);
+    await deps.store.releaseReservations([...(reserved?.values() ?? [])]);
   }
   const summary = planSummary(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit, drift });
-  await recordFullSync(deps.pool, org, (performance.now() - started) / 1000, actualCount, summary);
+  await recordFullSync(deps.store, org, (performance.now() - started) / 1000, actualCount, summary);
   if (planSize(plan)) {
     ctx.log.info(planCounts(plan, { held: decision.hold ? unapproved.length : 0, guardLimit: decision.limit }), 'organization reconciled');
     ctx.log.debug({ sample: planSample(plan) }, 'organization reconciled: sample of the plan');
