@@ -282,7 +282,20 @@ interface Selection {
   given: boolean;
 }
 
+const NO_SELECTION: Selection = { whole: new Set(), subs: new Map(), extensions: new Set(), given: false };
+/** Parsed selections by the names array a request passes for each resource of a page. */
+const selections = new WeakMap<ResourceTypeDef, WeakMap<string[], Selection>>();
+
 function parseSelection(rt: ResourceTypeDef, names: string[] | undefined): Selection {
+  if (!names?.length) return NO_SELECTION;
+  let cache = selections.get(rt);
+  if (!cache) selections.set(rt, (cache = new WeakMap()));
+  let sel = cache.get(names);
+  if (!sel) cache.set(names, (sel = parseSelectionOf(rt, names)));
+  return sel;
+}
+
+function parseSelectionOf(rt: ResourceTypeDef, names: string[]): Selection {
   const sel: Selection = { whole: new Set(), subs: new Map(), extensions: new Set(), given: false };
   for (const name of (names ?? []).flatMap((n) => n.split(',')).map((n) => n.trim())) {
     if (!name) continue;
