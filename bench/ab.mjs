@@ -17,24 +17,40 @@ import { load, userBody } from './lib/load.mjs';
 import { scim, seedOurs } from './lib/servers.mjs';
 
 const argv = process.argv.slice(2);
+/**
+ * The value after `--<name>`, else `dflt`.
+ * @template {string | number | undefined} [D=undefined]
+ * @param {string} name
+ * @param {D} [dflt]
+ * @returns {string | D}
+ */
 const arg = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
+  return i < 0 ? /** @type {D} */ (dflt) : argv[i + 1];
 };
+/** @param {string | undefined} s  'K=V,K=V' */
 const envOf = (s) => Object.fromEntries((s ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
 const which = arg('case', 'lookup');
 const rounds = Number(arg('rounds', 5));
 const duration = Number(arg('duration', 3));
 const users = Number(arg('users', 10_000));
+/** @param {string} m */
 const say = (m) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
-const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+const log = /** @type {typeof import('../src/log.js')} */ (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
 const pgServer = await startPostgres(log);
 const dbUrl = await freshDatabase(pgServer.adminUrl, `bench_ab_${randomBytes(4).toString('hex')}`);
 
+/**
+ * One configuration of ours, started from the build in `root` with `extra` settings.
+ * @param {string} name
+ * @param {string} root
+ * @param {NodeJS.ProcessEnv} extra
+ */
 async function start(name, root, extra) {
   const env = { DATABASE_URL: dbUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', RECONCILER_ENABLED: 'false', ...extra };
   await runNode([path.join(root, 'dist/main.js'), 'migrate'], env);
+  /** @type {typeof import('../src/store/embedded.js')} */
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
   // AB_CPU_PROF=<dir>: the servers write V8 CPU profiles there when stopped (node --cpu-prof).
@@ -51,13 +67,19 @@ try {
   say(`seeding ${users} users`);
   await seedOurs(A, 'demo', 'abu', users);
   const group = await scim(A, 'demo', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'ab' });
+  /** @param {number} n */
   const pick = (n) => (n * 7919) % users;
+  /**
+   * @param {Awaited<ReturnType<typeof start>>} sys
+   * @param {string} tag
+   */
   const run = (sys, tag) => {
     const common = { url: sys.url, token: sys.tokens.demo, duration };
     if (which === 'lookup') return load({ ...common, path: (n) => `/scim/v2/demo/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
     if (which === 'page') return load({ ...common, path: '/scim/v2/demo/Users?startIndex=1&count=100' });
     if (which === 'post') return load({ ...common, method: 'POST', path: '/scim/v2/demo/Users', body: (n) => userBody(`ab${tag}-`, n) });
     if (which === 'patch') {
+      /** @param {number} n */
       const op = (n) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: `g${tag}${n}` }] });
       return load({ ...common, method: 'PATCH', path: `/scim/v2/demo/Groups/${group.id}`, body: op });
     }
@@ -65,6 +87,7 @@ try {
   };
   const stats = new pg.Client({ connectionString: dbUrl });
   await stats.connect();
+  /** @param {number | undefined} pid */
   const cpuMs = async (pid) => {
     const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
@@ -73,11 +96,15 @@ try {
     await stats.query('select pg_stat_clear_snapshot()');
     return Number((await stats.query('select xact_commit from pg_stat_database where datname = current_database()')).rows[0].xact_commit);
   };
+  /** @type {Record<'A' | 'B', { cpu: number[], xact: number[] }>} */
   const per = { A: { cpu: [], xact: [] }, B: { cpu: [], xact: [] } };
   const ratios = [];
+  /** @type {Record<'A' | 'B', number[]>} */
   const rps = { A: [], B: [] };
   for (let r = 0; r < rounds; r++) {
+    /** @type {('A' | 'B')[]} */
     const order = r % 2 ? ['B', 'A'] : ['A', 'B'];
+    /** @type {Record<string, number>} */
     const got = {};
     for (const k of order) {
       const sys = k === 'A' ? A : B;
@@ -94,12 +121,12 @@ try {
     }
     ratios.push(got.A / got.B);
     say(
-      `round ${r + 1}: A ${got.A.toFixed(0)}/s ${per.A.cpu.at(-1).toFixed(2)} cpu-ms/req ${per.A.xact.at(-1).toFixed(2)} xact/req | ` +
-        `B ${got.B.toFixed(0)}/s ${per.B.cpu.at(-1).toFixed(2)} cpu-ms/req ${per.B.xact.at(-1).toFixed(2)} xact/req | A/B rps ${(got.A / got.B).toFixed(3)}  load ${JSON.stringify(loadavg())}`,
+      `round ${r + 1}: A ${got.A.toFixed(0)}/s ${per.A.cpu.at(-1)?.toFixed(2)} cpu-ms/req ${per.A.xact.at(-1)?.toFixed(2)} xact/req | ` +
+        `B ${got.B.toFixed(0)}/s ${per.B.cpu.at(-1)?.toFixed(2)} cpu-ms/req ${per.B.xact.at(-1)?.toFixed(2)} xact/req | A/B rps ${(got.A / got.B).toFixed(3)}  load ${JSON.stringify(loadavg())}`,
     );
   }
   const out = { case: which, a: arg('a') ?? '', b: arg('b') ?? '', aRoot: arg('a-root') ?? '.', bRoot: arg('b-root') ?? '.', rounds, duration, users, medianA: median(rps.A), medianB: median(rps.B), medianRatio: median(ratios), ratios,
-    cpuMsPerRequest: { A: median(per.A.cpu), B: median(per.B.cpu), ratio: median(per.A.cpu) / median(per.B.cpu) },
+    cpuMsPerRequest: { A: median(per.A.cpu), B: median(per.B.cpu), ratio: Number(median(per.A.cpu)) / Number(median(per.B.cpu)) },
     xactPerRequest: { A: median(per.A.xact), B: median(per.B.xact) }, load: loadavg() };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await stats.end();

@@ -12,17 +12,25 @@ import pg from 'pg';
 import { ROOT, freshDatabase, memoryOf, sleep, startPostgres, runNode } from './lib/common.mjs';
 
 const argv = process.argv.slice(2);
+/**
+ * The value after `--<name>`, else `dflt`.
+ * @template {string | number | undefined} [D=undefined]
+ * @param {string} name
+ * @param {D} [dflt]
+ * @returns {string | D}
+ */
 const arg = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
+  return i < 0 ? /** @type {D} */ (dflt) : argv[i + 1];
 };
 const users = Number(arg('users', '1000'));
 const kb = Number(arg('kb', '450'));
 const levels = arg('concurrency', '1,8').split(',').map(Number);
 const root = path.resolve(arg('root', ROOT));
+/** @param {string} m */
 const say = (m) => process.stderr.write(`[listMemory] ${m}\n`);
 
-const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+const log = /** @type {typeof import('../src/log.js')} */ (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
 const db = await startPostgres(log);
 const results = [];
 try {
@@ -47,11 +55,13 @@ try {
   const token = (await runNode([path.join(root, 'dist/main.js'), 'token', 'create', 'mem'], env)).trim();
 
   for (const c of levels) {
+    /** @type {typeof import('../src/store/embedded.js')} */
     const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(root, 'dist/main.js'), 'start'], { cwd: root, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
     const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
     for (let i = 0; ; i++) {
       try {
@@ -71,9 +81,9 @@ try {
           const res = await fetch(`http://127.0.0.1:${port}/scim/v2/mem/Users?count=${users}`, { headers: { authorization: `Bearer ${token}` } });
           // Read and drop the body as it arrives: the client keeps no copy.
           let bytes = 0;
-          for await (const chunk of res.body) bytes += chunk.length;
+          for await (const chunk of /** @type {ReadableStream<Uint8Array>} */ (res.body)) bytes += chunk.length;
           return { status: res.status, bytes };
-        } catch (err) {
+        } catch (/** @type {any} */ err) {
           return { status: 'error', bytes: 0, err: String(err.cause?.code ?? err.message) };
         }
       }),
@@ -84,13 +94,14 @@ try {
     const crashed = child.exitCode !== null || child.signalCode !== null;
     child.kill('SIGTERM');
     const exit = await Promise.race([exited, sleep(15_000).then(() => (child.kill('SIGKILL'), exited))]);
+    /** @type {{ concurrency: number, statuses: string, responseMb: number, idleRssMb: number | null, peakRssMb: number, peakAboveIdleMb: number, seconds: number, serverCrashed: boolean, stderrTail?: string }} */
     const row = {
       concurrency: c,
       statuses: outcomes.map((o) => o.status).join(','),
       responseMb: +(outcomes.reduce((n, o) => n + o.bytes, 0) / c / 2 ** 20).toFixed(1),
       idleRssMb: idle.rssMb,
       peakRssMb: hwm ?? peak,
-      peakAboveIdleMb: +((hwm ?? peak) - idle.rssMb).toFixed(1),
+      peakAboveIdleMb: +((hwm ?? peak) - Number(idle.rssMb)).toFixed(1),
       seconds: +(ms / 1000).toFixed(1),
       serverCrashed: crashed || (exit.signal !== null && exit.signal !== 'SIGTERM' && exit.signal !== 'SIGKILL'),
     };

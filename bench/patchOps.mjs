@@ -6,19 +6,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const argv = process.argv.slice(2);
+/**
+ * The value after `--<name>`, else `dflt`.
+ * @template {string | number | undefined} [D=undefined]
+ * @param {string} name
+ * @param {D} [dflt]
+ * @returns {string | D}
+ */
 const arg = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
+  return i < 0 ? /** @type {D} */ (dflt) : argv[i + 1];
 };
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = path.resolve(arg('dist', path.join(root, 'dist')));
 const sizes = arg('sizes', '1000,5000,20000').split(',').map(Number);
+/** @type {typeof import('../src/scim/patch.js')} */
 const { applyPatch } = await import(path.join(dist, 'scim/patch.js'));
+/** @type {typeof import('../src/scim/schemas.js')} */
 const { USER_RESOURCE, GROUP_RESOURCE } = await import(path.join(dist, 'scim/schemas.js'));
 
 const USER = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'a@example.com' };
 const GROUP = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' };
+/** @param {number} i */
 const uuid = (i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+/** @type {Record<string, [import('../src/scim/schemas.js').ResourceTypeDef, import('../src/scim/resource.js').Json, (i: number) => unknown]>} */
 const shapes = {
   'user: add emails (one per op)': [USER_RESOURCE, USER, (i) => ({ op: 'add', path: 'emails', value: [{ value: `u${i}@example.com`, type: 'work' }] })],
   'user: add primary emails': [USER_RESOURCE, USER, (i) => ({ op: 'add', path: 'emails', value: [{ value: `u${i}@example.com`, primary: true }] })],
@@ -34,7 +45,7 @@ for (const [name, [rt, doc, make]] of Object.entries(shapes)) {
     const t = performance.now();
     try {
       applyPatch(rt, doc, body, { maxOperations: Infinity });
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       console.log(`${name.padEnd(34)} ${String(n).padStart(6)} ops  failed: ${err.message}`);
       continue;
     }

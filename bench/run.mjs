@@ -18,14 +18,25 @@ import { manyOrgsScenario } from './scenarios/manyOrgs.mjs';
 import { LIMIT_SCHEMA, makeLimitPool } from './lib/limit.mjs';
 import { printTable } from './lib/report.mjs';
 
+/**
+ * What the scenarios get: the sizes of this mode (P), a progress line writer (say) and where
+ * notes for the report go. Scenarios 1–5 share ours, the peer and the limit's pool.
+ * @typedef {typeof P} BenchParams
+ * @typedef {(message: string) => void} Say
+ * @typedef {{ adminUrl: string, P: BenchParams, say: Say, notes: string[] }} ScenarioContext
+ * @typedef {{ ours: import('./lib/servers.mjs').Ours, peer: import('./lib/servers.mjs').Peer, limitPool: import('pg').Pool, P: BenchParams, say: Say, want: (scenario: number) => boolean }} SharedContext
+ */
+
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+/** @param {string} name */
 const arg = (name) => {
   const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   if (i < 0) return undefined;
   return argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1];
 };
-const only = arg('only') ? new Set(arg('only').split(',').map(Number)) : undefined;
+const only = arg('only') ? new Set(/** @type {string} */ (arg('only')).split(',').map(Number)) : undefined;
+/** @param {number} n */
 const want = (n) => !only || only.has(n);
 
 const P = quick
@@ -35,7 +46,8 @@ const P = quick
       scaleSmall: 10_000, scaleLarge: 1_000_000, scaleLatencyRequests: 200, orgs: 5_000 };
 if (arg('runs')) P.runs = Math.max(1, Number(arg('runs')));
 
-const log = (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+const log = /** @type {typeof import('../src/log.js')} */ (await import(path.join(ROOT, 'dist/log.js'))).makeLogger('warn');
+/** @param {string} m */
 const say = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 const machine = {
@@ -51,6 +63,14 @@ const machine = {
     }
   })(),
 };
+/**
+ * What bench/results/*.json holds: the report's fields (those in Partial<> filled in as the run
+ * goes) and the run's parameters.
+ * @typedef {import('./lib/report.mjs').BenchResult} BenchResult
+ * @typedef {Omit<BenchResult, Later> & Partial<Pick<BenchResult, Later>> & { params: BenchParams, uptimeBefore: number }} RunResult
+ * @typedef {'postgres' | 'loadAfter' | 'seconds' | 'medianNote'} Later
+ */
+/** @type {RunResult} */
 const result = { mode: quick ? 'quick' : 'full', params: P, machine, loadBefore: loadavg(), uptimeBefore: os.uptime(), rows: [], notes: [] };
 say(`mode ${result.mode}; load before ${JSON.stringify(result.loadBefore)}`);
 const started = Date.now();
@@ -92,7 +112,7 @@ try {
 result.loadAfter = loadavg();
 result.seconds = Math.round((Date.now() - started) / 1000);
 result.medianNote = `medians of ${P.runs} run(s) per system, systems interleaved within each run`;
-printTable(result);
+printTable(/** @type {BenchResult} */ (result)); // complete by now
 await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
 // latest.json is what `node bench/table.mjs` renders; a full run (the one docs/benchmarks.md
 // quotes) is also kept under its commit, and both are committed with the doc's table.

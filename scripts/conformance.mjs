@@ -12,15 +12,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** @type {(name: string, dflt: string) => string} */
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const shared = path.resolve(root, arg('shared', '../shared'));
 const suites = arg('suites', 'microsoft okta');
 const ORG = 'conformance';
 
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+/** @type {() => Promise<number>} */
+const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = /** @type {import('node:net').AddressInfo} */ (s.address()).port; s.close(() => res(p)); }); });
 
+/** @returns {Map<string, string>} "suite\tassertion" → why it is expected to fail */
 function expectedFailures() {
   const file = path.join(root, 'conformance/expected-failures.txt');
+  /** @type {Map<string, string>} */
   const set = new Map();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim() || line.startsWith('#')) continue;
@@ -31,8 +35,13 @@ function expectedFailures() {
   return set;
 }
 
-/** Failed assertions as "suite\tname", from the suites' JSON reports. */
+/**
+ * Failed assertions as "suite\tname", from the suites' JSON reports.
+ * @param {string} out  the reports' directory
+ * @returns {string[]}
+ */
 function actualFailures(out) {
+  /** @type {string[]} */
   const failures = [];
   const ms = path.join(out, 'microsoft.json');
   if (existsSync(ms)) {
@@ -48,6 +57,7 @@ function actualFailures(out) {
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scimsync-conformance-'));
 chmodSync(dataDir, 0o755);
 const port = await freePort();
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
 delete env.DATABASE_URL;
 writeFileSync(path.join(dataDir, 'scimconfig.yaml'), `apiVersion: scimsync.io/v1alpha1\nkind: ScimConfig\nmetadata: {name: ${ORG}}\nspec:\n  organization: ${ORG}\n`);
@@ -65,7 +75,7 @@ try {
   let runOut = '';
   try {
     runOut = execFileSync('sh', [path.join(shared, 'conformance/run.sh'), ...suites.split(' ')], { env: { ...env, BASE: `http://127.0.0.1:${port}/scim/v2/${ORG}`, TOKEN: token, OUT: out }, encoding: 'utf8' });
-  } catch (e) { runOut = e.stdout ?? String(e); }
+  } catch (/** @type {any} */ e) { runOut = e.stdout ?? String(e); }
   process.stdout.write(runOut.replace(/^conformance: /m, 'conformance suites: '));
   const expected = expectedFailures();
   const actual = actualFailures(out);
@@ -78,7 +88,7 @@ try {
   console.log(`conformance: ${actual.length} failed assertions, ${unexpected.length} unexpected, ${nowPassing.length} listed but passing`);
 } finally {
   server.kill('SIGTERM');
-  await new Promise((r) => (server.exitCode !== null ? r() : server.once('exit', r)));
+  await /** @type {Promise<void>} */ (new Promise((r) => (server.exitCode !== null ? r() : server.once('exit', r))));
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(code);

@@ -15,12 +15,20 @@ const ORG = 'organization=~"$organization"';
 const JOB = 'job=~"$job"';
 const RI = '[$__rate_interval]';
 
+/**
+ * A panel as written below: Grafana's panel JSON without id, datasource and gridPos (panel()
+ * adds them); `instant` makes every target an instant query.
+ * @typedef {{ targets: Record<string, unknown>[], instant?: boolean } & Record<string, unknown>} PanelSpec
+ */
+
 let nextId = 1;
+/** @type {Record<string, unknown>[]} */
 const panels = [];
 let y = 0;
 let rowX = 0;
 let rowH = 0;
 
+/** @param {string} title */
 function row(title) {
   if (rowX) y += rowH;
   rowX = 0;
@@ -32,6 +40,10 @@ function row(title) {
 /**
  * Adds a panel at the next free place of the current row (wrapping at 24 columns), or at
  * `at` = { x, dy } (dy: lines below the row's top) when given.
+ * @param {PanelSpec} p
+ * @param {number} w  grid columns (of 24)
+ * @param {number} h  grid lines
+ * @param {{ x: number, dy: number }} [at]
  */
 function panel(p, w, h, at) {
   if (at) {
@@ -54,7 +66,12 @@ function panel(p, w, h, at) {
   rowH = Math.max(rowH, h);
 }
 
+/** @param {...[color: string, value: number | null]} steps */
 const thresholds = (...steps) => ({ mode: 'absolute', steps: steps.map(([color, value]) => ({ color, value })) });
+/**
+ * @param {string} unit
+ * @param {Record<string, unknown>} [extra]  more fieldConfig defaults
+ */
 const ts = (unit, extra = {}) => ({ defaults: { unit, custom: { drawStyle: 'line', fillOpacity: 10, showPoints: 'never' }, ...extra }, overrides: [] });
 const legend = { legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } };
 const statOpts = { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'background', graphMode: 'area', textMode: 'value' };

@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** [source under deploy/, copy under helm/scimsync/files/] */
+/**
+ * [source under deploy/, copy under helm/scimsync/files/]
+ * @type {[from: string, to: string][]}
+ */
 export const CHART_FILES = [
   ['deploy/crds/scimconfigs.scimsync.io.yaml', 'helm/scimsync/files/crds/scimconfigs.scimsync.io.yaml'],
   ['deploy/rbac.yaml', 'helm/scimsync/files/rbac.yaml'],

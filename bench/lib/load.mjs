@@ -8,10 +8,23 @@ import { fileURLToPath } from 'node:url';
  * Runs one load phase. `body(i)` (optional) gives a unique body per request, `path(i)` a
  * unique path. Either `amount` (requests) or `duration` (seconds) bounds it; `timeoutMs`
  * bounds it in time whatever happens.
+ * @param {object} options
+ * @param {string} options.url  base URL of the server
+ * @param {string} options.token  bearer token
+ * @param {string} [options.method]
+ * @param {string | ((i: number) => string)} [options.path]
+ * @param {(i: number) => unknown} [options.body]  JSON body of request i
+ * @param {number} [options.connections]
+ * @param {number} [options.amount]  requests
+ * @param {number} [options.duration]  seconds
+ * @param {number} [options.overallRate]  requests per second, all connections together
+ * @param {number} [options.timeoutMs]
+ * @returns {Promise<LoadResult>}
  */
 export async function load({ url, token, method = 'GET', path, body, connections = 16, amount, duration, overallRate, timeoutMs = 120_000 }) {
   let i = 0;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json', accept: 'application/scim+json' };
+  /** @type {autocannon.Request} */
   const request = {
     method,
     path: typeof path === 'string' ? path : '/',
@@ -56,6 +69,16 @@ export async function load({ url, token, method = 'GET', path, body, connections
   };
 }
 
+/**
+ * A phase's outcome: `rps` counts 2xx responses only; latencies in ms.
+ * @typedef {{ rps: number, ok: number, non2xx: number, errors: number, seconds: number, latencyP50: number, latencyP99: number }} LoadResult
+ */
+
+/**
+ * The SCIM User that POST /Users gets as request `n` of a run (unique userName, externalId, email).
+ * @param {string} prefix
+ * @param {number} n
+ */
 export const userBody = (prefix, n) => ({
   schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
   userName: `${prefix}${n}@example.com`,

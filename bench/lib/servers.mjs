@@ -8,6 +8,25 @@ import pg from 'pg';
 import { ROOT, runNode, spawnNode, waitForHttp } from './common.mjs';
 import { userBody } from './load.mjs';
 
+/**
+ * A SCIM server under test, as scim() and seedOurs()/seedPeer() use it.
+ * @typedef {object} ScimSystem
+ * @property {import('./common.mjs').Child} child
+ * @property {string} url  http://127.0.0.1:<port>
+ * @property {(org: string) => string} base  SCIM base path of an organization (the peer has one)
+ * @property {Record<string, string>} [tokens]  bearer token per organization (ours)
+ * @property {string} [token]  the one bearer token (the peer)
+ * @property {string} databaseUrl
+ */
+/** @typedef {Awaited<ReturnType<typeof startOurs>>} Ours */
+/** @typedef {Awaited<ReturnType<typeof startPeer>>} Peer */
+
+/**
+ * The port a child prints as its first JSON line ({"port":N}) on stdout.
+ * @param {import('./common.mjs').Child} child
+ * @param {number} [timeoutMs]
+ * @returns {Promise<number>}
+ */
 async function readPort(child, timeoutMs = 30_000) {
   let buf = '';
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -24,7 +43,11 @@ async function readPort(child, timeoutMs = 30_000) {
   throw new Error(`no port from ${child.spawnargs.join(' ')}: ${child.tail()}`);
 }
 
-/** YAML ScimConfig documents for the given organizations ({organization, ...spec}). */
+/**
+ * YAML ScimConfig documents for the given organizations ({organization, ...spec}).
+ * @param {readonly { organization: string }[]} specs
+ * @returns {Promise<string>} the file's path
+ */
 async function writeConfig(specs) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'scimsync-bench-config-'));
   const file = path.join(dir, 'orgs.yaml');
@@ -37,6 +60,11 @@ async function writeConfig(specs) {
  * Ours: migrate, start `node dist/main.js start --config <yaml>` on a free port, issue a token
  * per organization (or those in tokensFor). Shipped defaults (LOG_LEVEL=info: one JSON line per request on stderr,
  * read by this process as a log shipper would); `env` adds settings (e.g. RECONCILER_ENABLED).
+ * @param {object} options
+ * @param {string} options.databaseUrl
+ * @param {readonly { organization: string }[]} options.specs  ScimConfig specs
+ * @param {NodeJS.ProcessEnv} [options.env]
+ * @param {readonly string[]} [options.tokensFor]  organizations to issue a token for (default: all)
  */
 export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = specs.map((s) => s.organization) }) {
   // BENCH_OURS_ENV='K=V,K=V': settings for every instance of ours (e.g. TOKEN_CACHE_TTL_MS=0 for an A/B).
@@ -44,6 +72,7 @@ export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = spec
   const base = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, ...extra };
   const config = await writeConfig(specs);
   await runNode(['dist/main.js', 'migrate'], base);
+  /** @type {typeof import('../../src/store/embedded.js')} */
   const { freePort } = await import(path.join(ROOT, 'dist/store/embedded.js'));
   const port = await freePort();
   // BENCH_CPU_PROF=<dir>: ours writes a V8 CPU profile there when stopped (node --cpu-prof).
@@ -51,23 +80,39 @@ export async function startOurs({ databaseUrl, specs, env = {}, tokensFor = spec
   const child = spawnNode([...prof, 'dist/main.js', 'start', '--config', config], { ...base, PORT: String(port) }, { name: 'ours' });
   // Generous: scenario 10 declares 5,000 organizations at start-up.
   await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, 600_000);
+  /** @type {Record<string, string>} */
   const tokens = {};
   for (const org of tokensFor) tokens[org] = (await runNode(['dist/main.js', 'token', 'create', org], base)).trim();
-  return { child, port, url: `http://127.0.0.1:${port}`, tokens, base: (org) => `/scim/v2/${org}`, databaseUrl };
+  return { child, port, url: `http://127.0.0.1:${port}`, tokens, base: (/** @type {string} */ org) => `/scim/v2/${org}`, databaseUrl };
 }
 
+/**
+ * The peer (bench/peers/scimmy-server.mjs) on a free port, accepting `token`.
+ * @param {{ databaseUrl: string, token: string }} options
+ */
 export async function startPeer({ databaseUrl, token }) {
   const child = spawnNode(['bench/peers/scimmy-server.mjs'], { DATABASE_URL: databaseUrl, PEER_TOKEN: token }, { name: 'peer' });
   const port = await readPort(child);
   return { child, port, url: `http://127.0.0.1:${port}`, token, base: () => '/scim/v2', databaseUrl };
 }
 
+/** The HTTP target (bench/lib/targetServer.mjs) on a free port. */
 export async function startTarget() {
   const child = spawnNode(['bench/lib/targetServer.mjs'], {}, { name: 'target' });
   const port = await readPort(child);
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
+/**
+ * One SCIM request; resolves the parsed JSON body (undefined when empty), rejects on a non-2xx.
+ * @param {ScimSystem} sys
+ * @param {string} org  '' for the peer
+ * @param {string} method
+ * @param {string} p  path under the organization's SCIM base, e.g. /Users
+ * @param {unknown} [body]
+ * @param {string} [token]  default: the system's token for `org`
+ * @returns {Promise<any>}
+ */
 export async function scim(sys, org, method, p, body, token) {
   const res = await fetch(`${sys.url}${sys.base(org)}${p}`, {
     method,
@@ -79,6 +124,13 @@ export async function scim(sys, org, method, p, body, token) {
   return text ? JSON.parse(text) : undefined;
 }
 
+/**
+ * Runs `fn` with a connected client of `url`, ended afterwards.
+ * @template T
+ * @param {string} url
+ * @param {(client: pg.Client) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 export async function withClient(url, fn) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -95,10 +147,16 @@ const BATCH = 10_000;
  * Seeds `count` users `${prefix}${i}@example.com` into our organization in SQL, copying the
  * stored shape of one user created through SCIM (so the rows are exactly what POST stores).
  * Returns the ids in creation order.
+ * @param {ScimSystem} ours
+ * @param {string} org
+ * @param {string} prefix
+ * @param {number} count
+ * @returns {Promise<string[]>}
  */
 export async function seedOurs(ours, org, prefix, count) {
   const template = await scim(ours, org, 'POST', '/Users', userBody(`${prefix}template-`, 0));
   return withClient(ours.databaseUrl, async (c) => {
+    /** @type {string[]} */
     const ids = [];
     for (let from = 0; from < count; from += BATCH) {
       const { rows } = await c.query(
@@ -122,10 +180,17 @@ export async function seedOurs(ours, org, prefix, count) {
   });
 }
 
-/** The same users in the peer's table, shaped as SCIMMY stores a POSTed user. */
+/**
+ * The same users in the peer's table, shaped as SCIMMY stores a POSTed user.
+ * @param {ScimSystem} peer
+ * @param {string} prefix
+ * @param {number} count
+ * @returns {Promise<string[]>}
+ */
 export async function seedPeer(peer, prefix, count) {
   const template = await scim(peer, '', 'POST', '/Users', userBody(`${prefix}template-`, 0));
   return withClient(peer.databaseUrl, async (c) => {
+    /** @type {string[]} */
     const ids = [];
     for (let from = 0; from < count; from += BATCH) {
       const { rows } = await c.query(

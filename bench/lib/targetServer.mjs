@@ -5,13 +5,25 @@
 // Bench-only control routes under /_bench/: seed, drift, deletes, count.
 import { createServer } from 'node:http';
 
-const now = () => performance.timeOrigin + performance.now();
-const orgs = new Map(); // org -> Map(email -> member)
-const sorted = new Map(); // org -> sorted email array (cache, dropped on every write)
-const deletes = new Map(); // org -> Map(email -> time the DELETE arrived)
-const store = (org) => orgs.get(org) ?? orgs.set(org, new Map()).get(org);
-const keys = (org) => sorted.get(org) ?? sorted.set(org, [...store(org).keys()].sort()).get(org); // ASCII emails: code unit order = byte order
+/** @typedef {{ email: string, role: string, teams: string[] }} Member */
 
+const now = () => performance.timeOrigin + performance.now();
+/** @type {Map<string, Map<string, Member>>} */
+const orgs = new Map(); // org -> Map(email -> member)
+/** @type {Map<string, string[]>} */
+const sorted = new Map(); // org -> sorted email array (cache, dropped on every write)
+/** @type {Map<string, Map<string, number>>} */
+const deletes = new Map(); // org -> Map(email -> time the DELETE arrived)
+/** @type {(org: string) => Map<string, Member>} */
+const store = (org) => orgs.get(org) ?? /** @type {Map<string, Member>} */ (orgs.set(org, new Map()).get(org));
+/** @type {(org: string) => string[]} */
+const keys = (org) => sorted.get(org) ?? /** @type {string[]} */ (sorted.set(org, [...store(org).keys()].sort()).get(org)); // ASCII emails: code unit order = byte order
+
+/**
+ * Index of the first element of the sorted `arr` greater than `after`.
+ * @param {readonly string[]} arr
+ * @param {string} after
+ */
 function firstAfter(arr, after) {
   let lo = 0;
   let hi = arr.length;
@@ -28,6 +40,7 @@ const server = createServer(async (req, res) => {
   for await (const c of req) chunks.push(c);
   const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
   const url = new URL(req.url ?? '/', 'http://x');
+  /** @type {(status: number, payload?: unknown) => void} */
   const send = (status, payload) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(payload === undefined ? '' : JSON.stringify(payload));
@@ -69,12 +82,12 @@ const server = createServer(async (req, res) => {
     const from = cursor ? firstAfter(arr, Buffer.from(cursor, 'base64url').toString('utf8')) : 0;
     const page = arr.slice(from, from + limit).map((e) => members.get(e));
     const more = from + limit < arr.length;
-    return send(200, { members: page, nextCursor: more ? Buffer.from(page.at(-1).email).toString('base64url') : null });
+    return send(200, { members: page, nextCursor: more ? Buffer.from(/** @type {Member} */ (page.at(-1)).email).toString('base64url') : null });
   }
   if (req.method === 'GET') return members.has(email) ? send(200, members.get(email)) : send(404, { error: 'not a member' });
   if (req.method === 'PUT') {
     if (!members.has(email) && sorted.has(org)) {
-      const arr = sorted.get(org);
+      const arr = /** @type {string[]} */ (sorted.get(org));
       arr.splice(firstAfter(arr, email), 0, email); // keep the order without re-sorting 100,000 keys
     }
     members.set(email, { email, role: body.role, teams: body.teams ?? [] });
@@ -82,11 +95,11 @@ const server = createServer(async (req, res) => {
   }
   if (req.method === 'DELETE') {
     const t = now();
-    const d = deletes.get(org) ?? deletes.set(org, new Map()).get(org);
+    const d = deletes.get(org) ?? /** @type {Map<string, number>} */ (deletes.set(org, new Map()).get(org));
     if (!d.has(email)) d.set(email, t);
     const had = members.delete(email);
     if (had && sorted.has(org)) {
-      const arr = sorted.get(org);
+      const arr = /** @type {string[]} */ (sorted.get(org));
       const i = firstAfter(arr, email) - 1;
       if (arr[i] === email) arr.splice(i, 1);
     }
@@ -95,5 +108,5 @@ const server = createServer(async (req, res) => {
   return send(405);
 });
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
+server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port })}\n`));
 process.once('SIGTERM', () => server.close(() => process.exit(0)));

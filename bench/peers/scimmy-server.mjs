@@ -43,13 +43,28 @@ create table if not exists peer_group_members (
 );
 create index if not exists peer_group_members_user_idx on peer_group_members (user_id);`;
 
+/**
+ * A row of peer_users or peer_groups; timestamps stay text (the type parser above), `resource`
+ * is the stored SCIM JSON as SCIMMY gave it.
+ * @typedef {{ id: string, resource: any, created_at: string, last_modified: string, display_name?: string }} PeerRow
+ */
+/** @typedef {InstanceType<typeof SCIMMY.Types.Resource>} ScimmyResource */
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** @param {string | undefined} id */
+// @ts-expect-error null: no scimType (RFC 7644 §3.12 has none for 404), as SCIMMY passes itself; its .d.ts says string.
 const notFound = (id) => new SCIMMY.Types.Error(404, null, `Resource ${id} not found`);
+/** @type {(o: unknown) => any} */
 const plain = (o) => JSON.parse(JSON.stringify(o)); // SCIMMY schema instances → stored JSON
 
+/** @param {PeerRow} r */
 const userOut = (r) => ({ ...r.resource, id: r.id, meta: { created: r.created_at, lastModified: r.last_modified } });
 
-/** The single-attribute equality filters we index; anything else is matched by SCIMMY in memory. */
+/**
+ * The single-attribute equality filters we index; anything else is matched by SCIMMY in memory.
+ * @param {ScimmyResource['filter']} filter
+ * @returns {{ sql: string, value: string } | undefined}
+ */
 function indexedFilter(filter) {
   if (!filter || filter.length !== 1) return undefined;
   const keys = Object.keys(filter[0]);
@@ -61,14 +76,19 @@ function indexedFilter(filter) {
   return undefined;
 }
 
+/** @param {ScimmyResource} resource */
 function page(resource) {
   const c = resource.constraints ?? {};
   return { offset: Math.max(1, c.startIndex ?? 1) - 1, count: c.count ?? 20 }; // 20: SCIMMY's ListResponse default
 }
 
-/** Tells SCIMMY the total of a page we paged in SQL (ListResponse reads constraints.totalResults). */
+/**
+ * Tells SCIMMY the total of a page we paged in SQL (ListResponse reads constraints.totalResults).
+ * @param {ScimmyResource} resource
+ * @param {number} total
+ */
 function setTotal(resource, total) {
-  resource.constraints = { ...(resource.constraints ?? {}), totalResults: total };
+  resource.constraints = /** @type {NonNullable<ScimmyResource['constraints']> & { totalResults: number }} */ ({ ...(resource.constraints ?? {}), totalResults: total });
 }
 
 SCIMMY.Config.set({ patch: true, filter: { supported: true, maxResults: 1000 }, sort: false, etag: false, changePassword: false, bulk: false });
@@ -121,7 +141,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
           ]);
       if (!rows[0]) throw notFound(resource.id);
       return userOut(rows[0]);
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       if (err?.code === '23505') throw new SCIMMY.Types.Error(409, 'uniqueness', `userName ${doc.userName} already exists`);
       throw err;
     }
@@ -131,13 +151,21 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
     if (!rowCount) throw notFound(resource.id);
   });
 
-/** Whether SCIMMY's projection (attributes / excludedAttributes filter) drops `members`. */
+/**
+ * Whether SCIMMY's projection (attributes / excludedAttributes filter) drops `members`.
+ * @param {ScimmyResource} resource
+ */
 function skipsMembers(resource) {
   const a = resource.attributes;
   if (!a) return false;
   return a.some((e) => e.members?.[0] === 'np') || (a.length > 0 && a.every((e) => !e.members));
 }
 
+/**
+ * @param {PeerRow} r
+ * @param {boolean} withMembers
+ * @returns {Promise<any>} the group as SCIMMY takes it
+ */
 async function groupOut(r, withMembers) {
   const out = { ...r.resource, id: r.id, displayName: r.display_name, meta: { created: r.created_at, lastModified: r.last_modified } };
   if (withMembers) {
@@ -169,7 +197,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group)
   })
   .ingress(async (resource, instance) => {
     const doc = plain(instance);
-    const members = [...new Set((doc.members ?? []).map((m) => m.value))];
+    const members = [...new Set((doc.members ?? []).map((/** @type {{ value: string }} */ m) => m.value))];
     delete doc.id;
     delete doc.meta;
     delete doc.members;
@@ -194,7 +222,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group)
       );
       await client.query('commit');
       return { ...(await groupOut(row, false)), members: members.map((value) => ({ value, type: 'User' })) };
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       await client.query('rollback').catch(() => {});
       if (err?.code === '23503') throw new SCIMMY.Types.Error(400, 'invalidValue', 'unknown member');
       throw err;
@@ -209,11 +237,14 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group)
 
 // Per-group mutex for PATCH and PUT: SCIMMY reads the group, applies the operations in memory
 // and writes the result, so concurrent writers to one group must take turns.
+/** @type {Map<string, Promise<unknown>>} */
 const locks = new Map();
+/** @type {import('express').RequestHandler<{ id: string }>} */
 function serializePerGroup(req, res, next) {
   if (req.method !== 'PATCH' && req.method !== 'PUT') return next();
   const id = req.params.id;
   const prev = locks.get(id) ?? Promise.resolve();
+  /** @type {(value?: unknown) => void} */
   let release;
   const mine = new Promise((r) => (release = r));
   const chain = prev.then(() => mine);
@@ -243,6 +274,6 @@ app.use(
 );
 
 await pool.query(SCHEMA);
-const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
+const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port })}\n`));
 server.keepAliveTimeout = 65_000;
 process.once('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));

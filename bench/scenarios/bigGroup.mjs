@@ -10,14 +10,29 @@ import { row } from '../lib/report.mjs';
 
 const BATCH = 1000;
 const REPEAT = 5;
+/**
+ * @param {'Add' | 'Remove'} o
+ * @param {string[]} ids
+ */
 const op = (o, ids) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: o, path: 'members', value: ids.map((value) => ({ value })) }] });
 
+/**
+ * @param {() => Promise<unknown>} fn
+ * @returns {Promise<number>} ms
+ */
 async function timed(fn) {
   const t = now();
   await fn();
   return now() - t;
 }
 
+/**
+ * @param {import('../lib/servers.mjs').ScimSystem} sys
+ * @param {string} org
+ * @param {string[]} ids  members to add
+ * @param {number} budgetMs  for the adds by PATCH
+ * @param {(groupId: string, rest: string[]) => Promise<unknown>} fill  adds the members left past the budget
+ */
 async function run(sys, org, ids, budgetMs, fill) {
   const g = await scim(sys, org, 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `big-${org || 'peer'}` });
   const adds = [];
@@ -37,12 +52,17 @@ async function run(sys, org, ids, budgetMs, fill) {
 }
 
 /** Root POST /.search {"count":1} beside the big group (issue 7): the page, not the organization, sets the cost. */
+/**
+ * @param {import('../lib/servers.mjs').ScimSystem} sys
+ * @param {string} org
+ */
 async function rootSearches(sys, org) {
   const times = [];
   for (let i = 0; i < REPEAT; i++) times.push(await timed(() => scim(sys, org, 'POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], count: 1 })));
   return times;
 }
 
+/** @param {import('../run.mjs').SharedContext} ctx */
 export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
   const N = P.bigGroup;
   say(`5: seeding ${N} users for the big group`);
@@ -53,7 +73,7 @@ export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
   const o = await run(ours, 's5', oursIds, 600_000, async () => {
     throw new Error('ours ran out of its 10-minute budget for scenario 5');
   });
-  say(`5: ours adds median ${median(o.adds).toFixed(0)} ms max ${Math.max(...o.adds).toFixed(0)} ms`);
+  say(`5: ours adds median ${median(o.adds)?.toFixed(0)} ms max ${Math.max(...o.adds).toFixed(0)} ms`);
   const oSearch = await rootSearches(ours, 's5');
 
   say('5: peer (adds bounded to 120 s)');
@@ -74,6 +94,7 @@ export async function bigGroupScenario({ ours, peer, limitPool, P, say }) {
   for (let i = 0; i < REPEAT; i++) lremoves.push(await timed(() => limitPool.query('delete from limit_members where group_id = $1::uuid and member_id = $2::uuid', [gid, limitIds[i * 7]])));
 
   const peerNote = p.filled ? ` (peer: ${p.addedByPatch} added by PATCH within ${budget / 1000} s, rest in SQL)` : '';
+  /** @param {number[]} xs */
   const within = (xs) => Math.max(...xs) <= 200;
   return [
     row({ scenario: 5, metric: `add-1,000-members PATCH, median over ${N} members`, unit: 'ms', better: 'lower', ours: median(o.adds), limit: median(ladds), peer: median(p.adds), target: 'each ≤200 ms', met: within(o.adds) }),

@@ -11,6 +11,11 @@ import { row, throughputTarget } from '../lib/report.mjs';
 
 const ORG_ID = '00000000-0000-4000-8000-000000000002';
 
+/**
+ * @param {import('pg').Pool} pool
+ * @param {string} prefix
+ * @param {number} count
+ */
 async function seedLimit(pool, prefix, count) {
   const body = userBody(prefix, 0);
   await pool.query(
@@ -21,12 +26,20 @@ async function seedLimit(pool, prefix, count) {
   await pool.query('analyze limit_users');
 }
 
+/** @type {(n: number, count: number) => number} */
 const pick = (n, count) => (n * 7919) % count; // spread lookups over the whole directory
 
+/** @param {import('../run.mjs').SharedContext} ctx */
 export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) {
   const rows = [];
   const D = P.duration;
+  /**
+   * Runs each system's load `P.runs` times, interleaved; the medians of their req/s.
+   * @param {string} name
+   * @param {Record<string, (run: number) => Promise<{ rps: number, errors?: number, non2xx?: number }>>} fns  by system: ours, limit, peer (each optional)
+   */
   const measure = async (name, fns) => {
+    /** @type {Record<string, number[]>} */
     const got = { ours: [], limit: [], peer: [] };
     for (let r = 0; r < P.runs; r++) {
       for (const sys of ['ours', 'limit', 'peer']) {
@@ -46,6 +59,7 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
   await seedLimit(limitPool, 's2u', P.users);
 
   if (want(2)) {
+    /** @param {number} n */
     const filterPath = (n) => `/Users?filter=${encodeURIComponent(`userName eq "s2u${pick(n, P.users)}@example.com"`)}`;
     const m = await measure('2 filter userName eq', {
       ours: () => load({ url: ours.url, token: ours.tokens.s2, path: (n) => `${ours.base('s2')}${filterPath(n)}`, duration: D }),
@@ -103,12 +117,20 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
     say(`seeding ${need} users for group PATCHes`);
     const oursIds = await seedOurs(ours, 's3', 's3u', need);
     const peerIds = await seedPeer(peer, 's3u', need);
+    /** @param {string} id */
     const entraAdd = (id) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Add', path: 'members', value: [{ value: id }] }] });
     const lost = { ours: 0, peer: 0 };
     for (const [conc, amount, offset] of [
       [16, P.patchAmount16, 0],
       [1, P.patchAmount1, P.patchAmount16],
     ]) {
+      /**
+       * Counts the group's members in SQL: a lost update shows as fewer members than 2xx PATCHes.
+       * @param {import('../lib/servers.mjs').ScimSystem} sys
+       * @param {string} groupId
+       * @param {import('../lib/load.mjs').LoadResult} res
+       * @param {string} sql
+       */
       const verify = async (sys, groupId, res, sql) => {
         const n = await withClient(sys.databaseUrl, async (c) => Number((await c.query(sql, [groupId])).rows[0].n));
         if (n !== res.ok) {

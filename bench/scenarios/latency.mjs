@@ -11,10 +11,20 @@ import { userBody } from '../lib/load.mjs';
 import { startOurs, startTarget, withClient } from '../lib/servers.mjs';
 import { row } from '../lib/report.mjs';
 
+/**
+ * @param {{ url: string }} target
+ * @param {string} org
+ * @returns {Promise<{ count: number, deletes: number }>}
+ */
 async function targetCount(target, org) {
-  return (await fetch(`${target.url}/_bench/count?org=${org}`)).json();
+  return /** @type {{ count: number, deletes: number }} */ (await (await fetch(`${target.url}/_bench/count?org=${org}`)).json());
 }
 
+/**
+ * @param {string} what  for the timeout's message
+ * @param {() => Promise<boolean>} cond
+ * @param {number} timeoutMs
+ */
 async function waitUntil(what, cond, timeoutMs) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -24,6 +34,7 @@ async function waitUntil(what, cond, timeoutMs) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** @param {import('../run.mjs').ScenarioContext} ctx */
 export async function latencyScenario({ adminUrl, P, say, notes }) {
   const N = P.deactivations;
   const rate = P.rate;
@@ -33,6 +44,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
   const ours = await startOurs({ databaseUrl: db, specs: [spec] });
   try {
     say(`6: creating ${N} users through SCIM and waiting for their grants`);
+    /** @type {string[]} */
     const ids = new Array(N);
     let next = 0;
     await Promise.all(
@@ -45,7 +57,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
             body: JSON.stringify(userBody('latu', i)),
           });
           if (res.status !== 201) throw new Error(`POST /Users: ${res.status} ${await res.text()}`);
-          ids[i] = (await res.json()).id;
+          ids[i] = /** @type {{ id: string }} */ (await res.json()).id;
         }
       }),
     );
@@ -63,11 +75,13 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     const bgDone = new Promise((r) => bg.once('exit', r));
     await sleep(2000);
 
+    /** @type {Map<string, number>} */
     const responded = new Map();
     let failed = 0;
-    /** Failed deactivations by HTTP status (or error code). */
+    /** Failed deactivations by HTTP status (or error code). @type {Record<string, number>} */
     const statuses = {};
     const t0 = now();
+    /** @type {Promise<unknown>[]} */
     const inflight = [];
     for (let i = 0; i < N; i++) {
       const wait = t0 + (i * 1000) / rate - now();
@@ -87,9 +101,10 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
               statuses[res.status] = (statuses[res.status] ?? 0) + 1;
             }
           },
-          (err) => {
+          (/** @type {Error & { cause?: { code?: string } }} */ err) => {
             failed++;
-            statuses[err.cause?.code ?? err.name] = (statuses[err.cause?.code ?? err.name] ?? 0) + 1;
+            const code = err.cause?.code ?? err.name;
+            statuses[code] = (statuses[code] ?? 0) + 1;
           },
         ),
       );
@@ -97,7 +112,8 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     await Promise.all(inflight);
     const sentSeconds = (now() - t0) / 1000;
     await waitUntil(`${N} DELETEs at the target`, async () => (await targetCount(target, 'lat')).deletes >= responded.size, 60_000).catch((e) => notes.push(`6: ${e.message}`));
-    const deletes = await (await fetch(`${target.url}/_bench/deletes?org=lat`)).json();
+    const deletes = /** @type {Record<string, number>} */ (await (await fetch(`${target.url}/_bench/deletes?org=lat`)).json());
+    /** @type {number[]} */
     const lat = [];
     let missing = 0;
     for (const [email, t] of responded) {
@@ -107,12 +123,14 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     const ingress = await memoryOf(ours.child.pid);
     await Promise.race([bgDone, sleep((seconds + 40) * 1000)]);
     const bgRes = bgOut ? JSON.parse(bgOut) : undefined;
+    /** @type {number[]} */
     const events = await withClient(db, async (c) =>
       (await c.query(`select latency_ms as ms from reconcile_events where operation = 'revoke' and result = 'ok' and latency_ms is not null`)).rows.map((r) => r.ms),
     );
     const committed = await withClient(db, async (c) =>
       (await c.query(`select lower(user_name) as email, extract(epoch from last_modified) * 1000 as ms from scim_users where user_name like 'latu%' and not active`)).rows,
     );
+    /** @type {number[]} */
     const fromCommit = [];
     for (const r of committed) if (deletes[r.email] !== undefined && responded.has(r.email)) fromCommit.push(deletes[r.email] - Number(r.ms));
     if (failed || missing) notes.push(`6: ${failed} deactivation requests failed (${JSON.stringify(statuses)}), ${missing} deactivated users never got a DELETE`);
@@ -120,9 +138,12 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
       `6: ${responded.size} deactivations sent in ${sentSeconds.toFixed(1)} s (${(responded.size / sentSeconds).toFixed(0)}/s) while background POST /Users ran at ${bgRes ? bgRes.rps.toFixed(0) : '?'}/s ` +
         `(target ${rate}/s, ${bgRes?.non2xx ?? '?'} non-2xx); negative values mean the DELETE arrived before the SCIM response reached the client`,
     );
+    /** @param {number} q */
     const p = (q) => percentile(lat, q);
-    const met = lat.length > 0 && p(99) <= 100 && !missing && !failed;
+    const met = lat.length > 0 && Number(p(99)) <= 100 && !missing && !failed;
+    /** @param {number} q */
     const ev = (q) => percentile(events, q);
+    /** @param {number} q */
     const c = (q) => percentile(fromCommit, q);
     return [
       row({ scenario: 6, metric: `SCIM response → target DELETE, p50 (${lat.length} users, ${rate}/s under load)`, unit: 'ms', better: 'lower', ours: p(50) }),
@@ -131,7 +152,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
       row({ scenario: 6, metric: 'SCIM response → target DELETE, max', unit: 'ms', better: 'lower', ours: lat.length ? Math.max(...lat) : null }),
       row({ scenario: 6, metric: `commit → target DELETE, p50 (${fromCommit.length} users)`, unit: 'ms', better: 'lower', ours: c(50) }),
       row({ scenario: 6, metric: 'commit → target DELETE, p95', unit: 'ms', better: 'lower', ours: c(95) }),
-      row({ scenario: 6, metric: 'commit → target DELETE, p99', unit: 'ms', better: 'lower', ours: c(99), target: 'p99 ≤100 ms', met: fromCommit.length > 0 && c(99) <= 100 && !missing && !failed }),
+      row({ scenario: 6, metric: 'commit → target DELETE, p99', unit: 'ms', better: 'lower', ours: c(99), target: 'p99 ≤100 ms', met: fromCommit.length > 0 && Number(c(99)) <= 100 && !missing && !failed }),
       row({ scenario: 6, metric: 'commit → target DELETE, max', unit: 'ms', better: 'lower', ours: fromCommit.length ? Math.max(...fromCommit) : null }),
       row({ scenario: 6, metric: 'commit → target confirmed as the reconciler records it (reconcile_events.latency_ms), p99', unit: 'ms', better: 'lower', ours: ev(99) }),
       row({ scenario: 6, metric: 'ingress+reconciler process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),

@@ -14,6 +14,7 @@ import { row } from '../lib/report.mjs';
 const RESYNC_INTERVAL_S = 300; // ScimConfig resyncInterval default (src/orgs/scimConfig.ts)
 const MEMBERS = 200;
 
+/** @param {import('../run.mjs').ScenarioContext} ctx */
 export async function manyOrgsScenario({ adminUrl, P, say, notes }) {
   const N = P.orgs;
   const db = await freshDatabase(adminUrl, 'bench_ours_orgs');
@@ -48,7 +49,9 @@ export async function manyOrgsScenario({ adminUrl, P, say, notes }) {
       await res.arrayBuffer();
     }
 
-    const { freePort } = await import('../../dist/store/embedded.js');
+    // A computed specifier, as servers.mjs's: the type checker takes the types from src/, not the built dist/.
+    /** @type {typeof import('../../src/store/embedded.js')} */
+    const { freePort } = await import(new URL('../../dist/store/embedded.js', import.meta.url).href);
     const port = await freePort();
     const rec = spawnNode(['dist/main.js', 'reconcile'], { DATABASE_URL: db, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, { name: 'reconcile' });
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, rec);

@@ -10,13 +10,17 @@ import { scim, seedOurs, startOurs, withClient } from '../lib/servers.mjs';
 import { row } from '../lib/report.mjs';
 import { freshDatabase, stopChild } from '../lib/common.mjs';
 
+/** @type {(n: number, count: number) => number} */
 const pick = (n, count) => (n * 7919) % count;
 
+/** @param {import('../run.mjs').ScenarioContext} ctx */
 export async function scaleScenario({ adminUrl, P, say, notes }) {
+  /** @type {Record<string, number>} */
   const sizes = { small: P.scaleSmall, large: P.scaleLarge };
   const db = await freshDatabase(adminUrl, 'bench_ours_scale');
   const ours = await startOurs({ databaseUrl: db, specs: [{ organization: 'small' }, { organization: 'large' }], env: { RECONCILER_ENABLED: 'false' } });
   try {
+    /** @type {Record<string, string[]>} */
     const ids = {};
     for (const [org, n] of Object.entries(sizes)) {
       say(`9: seeding ${n} users into "${org}"`);
@@ -25,7 +29,9 @@ export async function scaleScenario({ adminUrl, P, say, notes }) {
       say(`9: seeded ${n} in ${((now() - t) / 1000).toFixed(0)} s`);
     }
     await withClient(db, (c) => c.query('vacuum analyze scim_users'));
+    /** @type {Record<string, Record<string, (number | null)[]>>} */
     const got = { small: {}, large: {} };
+    /** @type {(org: string, k: string, v: number | null) => number} */
     const push = (org, k, v) => (got[org][k] ??= []).push(v);
     const D = P.duration;
     for (let r = 0; r < P.runs; r++) {
@@ -60,17 +66,20 @@ export async function scaleScenario({ adminUrl, P, say, notes }) {
         });
         push(org, 'count', count);
       }
-      say(`9 run ${r + 1}/${P.runs}: lookup ${got.small.lookup.at(-1).toFixed(0)} vs ${got.large.lookup.at(-1).toFixed(0)} /s, index page ${got.small.index.at(-1).toFixed(0)} vs ${got.large.index.at(-1).toFixed(0)} /s`);
+      say(`9 run ${r + 1}/${P.runs}: lookup ${got.small.lookup.at(-1)?.toFixed(0)} vs ${got.large.lookup.at(-1)?.toFixed(0)} /s, index page ${got.small.index.at(-1)?.toFixed(0)} vs ${got.large.index.at(-1)?.toFixed(0)} /s`);
     }
+    /** @type {(org: string, k: string) => number | null} */
     const m = (org, k) => median(got[org][k]);
+    /** @type {(k: string, higher: boolean) => boolean} */
     const within = (k, higher) => {
-      const a = m('small', k);
-      const b = m('large', k);
+      const a = Number(m('small', k));
+      const b = Number(m('large', k));
       return higher ? b >= a * 0.8 : b <= a * 1.2;
     };
     const L = sizes.large.toLocaleString('en');
     const S = sizes.small.toLocaleString('en');
     notes.push(`9: "ours" is the ${L}-user organization, "peer" column holds the same figure for the ${S}-user one (same process, same run); ours/peer is large ÷ small`);
+    /** @param {Omit<import('../lib/report.mjs').RowInput, 'scenario' | 'better'> & { better?: 'higher' | 'lower' }} o */
     const r2 = (o) => row({ scenario: 9, better: 'higher', ...o });
     return [
       r2({ metric: `GET /Users?filter=userName eq at ${L} users (c16)`, unit: 'req/s', ours: m('large', 'lookup'), peer: m('small', 'lookup'), target: 'within 20% of the small org', met: within('lookup', true) }),
