@@ -72,6 +72,8 @@ export async function scaleScenario({ adminUrl, P, say, notes }) {
     const m = (org, k) => median(got[org][k]);
     /** @type {(k: string, higher: boolean) => boolean} */
     const within = (k, higher) => {
+      // Nothing measured on either side is not "within".
+      if (m('small', k) == null || m('large', k) == null) return false;
       const a = Number(m('small', k));
       const b = Number(m('large', k));
       return higher ? b >= a * 0.8 : b <= a * 1.2;
