@@ -1,12 +1,16 @@
-// Scenario 6: provisioning latency under load. `scimsync start` (ingress + reconciler in one
-// process, as shipped) serves an organization whose target is a real HTTP server (own process).
+// Scenario 6: provisioning latency under load, in the two topologies scimsync ships: the Helm
+// chart's default, an ingress (`scimsync start`, RECONCILER_ENABLED=false) and a reconciler
+// (`scimsync reconcile`) as separate processes (deployment-ingress.yaml,
+// deployment-reconciler.yaml), which the target row measures; and `npm start`'s one process
+// with both (the chart's combined.enabled), reported beside it. The organization's target is a
+// real HTTP server (own process).
 // While POST /Users runs at a fixed rate (scenario 1-style traffic, its own process), users
 // are deactivated via SCIM PATCH (Entra's body) at `rate`/s; per user we measure the time from
 // the SCIM response to the target receiving the DELETE (both clocks: performance.timeOrigin +
 // performance.now() on one machine), and from the commit of the deactivation (the user row's
 // last_modified, clock_timestamp() in the committing statement, Postgres's clock on the same
 // machine) to the DELETE's arrival — the design's definition of provisioning latency.
-import { freshDatabase, memoryOf, now, percentile, sleep, spawnNode, stopChild } from '../lib/common.mjs';
+import { freshDatabase, memoryOf, now, percentile, sleep, spawnNode, stopChild, waitForHttp } from '../lib/common.mjs';
 import { userBody } from '../lib/load.mjs';
 import { startOurs, startTarget, withClient } from '../lib/servers.mjs';
 import { row } from '../lib/report.mjs';
@@ -35,15 +39,35 @@ async function waitUntil(what, cond, timeoutMs) {
 }
 
 /** @param {import('../run.mjs').ScenarioContext} ctx */
-export async function latencyScenario({ adminUrl, P, say, notes }) {
+export async function latencyScenario(ctx) {
+  return [...(await latencyRun(ctx, 'separate')), ...(await latencyRun(ctx, 'combined'))];
+}
+
+/**
+ * One run of scenario 6.
+ * @param {import('../run.mjs').ScenarioContext} ctx
+ * @param {'separate' | 'combined'} topology  separate: ingress and reconciler processes (the
+ *   chart's default, the rows with targets); combined: one `scimsync start` with both
+ */
+async function latencyRun({ adminUrl, P, say, notes }, topology) {
   const N = P.deactivations;
   const rate = P.rate;
-  const db = await freshDatabase(adminUrl, 'bench_ours_latency');
+  const db = await freshDatabase(adminUrl, `bench_ours_latency_${topology}`);
   const target = await startTarget();
   const spec = { organization: 'lat', target: { type: 'http', http: { baseUrl: target.url } }, revocationGuard: { enabled: false }, resyncInterval: '1h' };
-  const ours = await startOurs({ databaseUrl: db, specs: [spec] });
+  const separate = topology === 'separate';
+  const ours = await startOurs({ databaseUrl: db, specs: [spec], env: separate ? { RECONCILER_ENABLED: 'false' } : {} });
+  /** @type {import('../lib/common.mjs').Child | undefined} */
+  let rec;
+  const tag = separate ? '6' : '6 (one process)';
   try {
-    say(`6: creating ${N} users through SCIM and waiting for their grants`);
+    if (separate) {
+      const { freePort } = await import(new URL('../../dist/store/embedded.js', import.meta.url).href);
+      const port = await freePort();
+      rec = spawnNode(['dist/main.js', 'reconcile'], { DATABASE_URL: db, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, { name: 'reconcile' });
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, rec);
+    }
+    say(`${tag}: creating ${N} users through SCIM and waiting for their grants`);
     /** @type {string[]} */
     const ids = new Array(N);
     let next = 0;
@@ -64,7 +88,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     await waitUntil(`${N} grants at the target`, async () => (await targetCount(target, 'lat')).count >= N, 180_000);
 
     const seconds = Math.ceil(N / rate) + 6;
-    say(`6: background POST /Users at ${rate}/s for ${seconds} s; deactivating ${N} users at ${rate}/s`);
+    say(`${tag}: background POST /Users at ${rate}/s for ${seconds} s; deactivating ${N} users at ${rate}/s`);
     const bg = spawnNode(
       ['bench/lib/load.mjs', JSON.stringify({ url: ours.url, token: ours.tokens.lat, path: '/scim/v2/lat/Users', prefix: 'latbg', connections: 16, seconds, rate })],
       {},
@@ -111,7 +135,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     }
     await Promise.all(inflight);
     const sentSeconds = (now() - t0) / 1000;
-    await waitUntil(`${N} DELETEs at the target`, async () => (await targetCount(target, 'lat')).deletes >= responded.size, 60_000).catch((e) => notes.push(`6: ${e.message}`));
+    await waitUntil(`${N} DELETEs at the target`, async () => (await targetCount(target, 'lat')).deletes >= responded.size, 60_000).catch((e) => notes.push(`${tag}: ${e.message}`));
     const deletes = /** @type {Record<string, number>} */ (await (await fetch(`${target.url}/_bench/deletes?org=lat`)).json());
     /** @type {number[]} */
     const lat = [];
@@ -121,6 +145,7 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
       else lat.push(deletes[email] - t);
     }
     const ingress = await memoryOf(ours.child.pid);
+    const reconciler = rec ? await memoryOf(rec.pid) : undefined;
     await Promise.race([bgDone, sleep((seconds + 40) * 1000)]);
     const bgRes = bgOut ? JSON.parse(bgOut) : undefined;
     /** @type {number[]} */
@@ -133,9 +158,9 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     /** @type {number[]} */
     const fromCommit = [];
     for (const r of committed) if (deletes[r.email] !== undefined && responded.has(r.email)) fromCommit.push(deletes[r.email] - Number(r.ms));
-    if (failed || missing) notes.push(`6: ${failed} deactivation requests failed (${JSON.stringify(statuses)}), ${missing} deactivated users never got a DELETE`);
+    if (failed || missing) notes.push(`${tag}: ${failed} deactivation requests failed (${JSON.stringify(statuses)}), ${missing} deactivated users never got a DELETE`);
     notes.push(
-      `6: ${responded.size} deactivations sent in ${sentSeconds.toFixed(1)} s (${(responded.size / sentSeconds).toFixed(0)}/s) while background POST /Users ran at ${bgRes ? bgRes.rps.toFixed(0) : '?'}/s ` +
+      `${tag}: ${responded.size} deactivations sent in ${sentSeconds.toFixed(1)} s (${(responded.size / sentSeconds).toFixed(0)}/s) while background POST /Users ran at ${bgRes ? bgRes.rps.toFixed(0) : '?'}/s ` +
         `(target ${rate}/s, ${bgRes?.non2xx ?? '?'} non-2xx); negative values mean the DELETE arrived before the SCIM response reached the client`,
     );
     /** @param {number} q */
@@ -145,8 +170,18 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
     const ev = (q) => percentile(events, q);
     /** @param {number} q */
     const c = (q) => percentile(fromCommit, q);
+    if (!separate) {
+      // The one-process figures, for comparison: no targets (the shipped default is separate).
+      return [
+        row({ scenario: 6, metric: `one process (npm start): SCIM response → target DELETE, p50 / p99 below (${lat.length} users)`, unit: 'ms', better: 'lower', ours: p(50) }),
+        row({ scenario: 6, metric: 'one process: SCIM response → target DELETE, p99', unit: 'ms', better: 'lower', ours: p(99) }),
+        row({ scenario: 6, metric: 'one process: commit → target DELETE, p99', unit: 'ms', better: 'lower', ours: c(99) }),
+        row({ scenario: 6, metric: 'one process: deactivation requests refused or failed', unit: 'requests', better: 'lower', ours: failed }),
+        row({ scenario: 6, metric: 'one process: ingress+reconciler peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),
+      ];
+    }
     return [
-      row({ scenario: 6, metric: `SCIM response → target DELETE, p50 (${lat.length} users, ${rate}/s under load)`, unit: 'ms', better: 'lower', ours: p(50) }),
+      row({ scenario: 6, metric: `SCIM response → target DELETE, p50 (${lat.length} users, ${rate}/s under load; ingress and reconciler processes)`, unit: 'ms', better: 'lower', ours: p(50) }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, p95', unit: 'ms', better: 'lower', ours: p(95) }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, p99', unit: 'ms', better: 'lower', ours: p(99), target: 'p99 ≤100 ms', met }),
       row({ scenario: 6, metric: 'SCIM response → target DELETE, max', unit: 'ms', better: 'lower', ours: lat.length ? Math.max(...lat) : null }),
@@ -155,9 +190,12 @@ export async function latencyScenario({ adminUrl, P, say, notes }) {
       row({ scenario: 6, metric: 'commit → target DELETE, p99', unit: 'ms', better: 'lower', ours: c(99), target: 'p99 ≤100 ms', met: fromCommit.length > 0 && Number(c(99)) <= 100 && !missing && !failed }),
       row({ scenario: 6, metric: 'commit → target DELETE, max', unit: 'ms', better: 'lower', ours: fromCommit.length ? Math.max(...fromCommit) : null }),
       row({ scenario: 6, metric: 'commit → target confirmed as the reconciler records it (reconcile_events.latency_ms), p99', unit: 'ms', better: 'lower', ours: ev(99) }),
-      row({ scenario: 6, metric: 'ingress+reconciler process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),
+      row({ scenario: 6, metric: 'deactivation requests refused or failed', unit: 'requests', better: 'lower', ours: failed, target: '0', met: failed === 0 }),
+      row({ scenario: 6, metric: 'ingress process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: ingress.hwmMb }),
+      row({ scenario: 6, metric: 'reconciler process peak RSS (VmHWM)', unit: 'MB', better: 'lower', ours: reconciler?.hwmMb ?? null }),
     ];
   } finally {
+    if (rec) await stopChild(rec);
     await stopChild(ours.child);
     await stopChild(target.child);
   }

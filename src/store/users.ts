@@ -109,7 +109,7 @@ export async function createUser(
   return withTransaction(pool, async (client) => {
     const existing = await findLiveByUserName(client, organizationId, c.userName);
     if (!existing || existing.active) throw new ConflictError(conflictDetail(c.userName));
-    const row = await writeUser(client, organizationId, existing.id, resource, audit && { ctx: audit, operation: 'User.create' });
+    const row = (await writeUser(client, organizationId, existing.id, resource, audit && { ctx: audit, operation: 'User.create' }))!;
     if (isAnotherPerson(existing.resource.externalId, c.externalId)) await dropMemberships(client, row.id);
     return { row, reprovisioned: true };
   });
@@ -142,26 +142,44 @@ async function dropMemberships(client: PoolClient, userId: string): Promise<void
 /**
  * Writes a user's new resource, marks it for reconciliation (with its NOTIFY) and, with
  * `audit`, records the write — one statement, so all three commit together or not at all.
- * Throws ConflictError when the new userName is taken.
+ * With `expectedVersion`, only a live user still at that version is written: undefined when
+ * it is not (changed or deleted since it was read). Throws ConflictError when the new
+ * userName is taken.
  */
-async function writeUser(client: PoolClient, organizationId: string, id: string, resource: Record<string, unknown>, audit?: AuditOperation): Promise<UserRow> {
+async function writeUser(
+  db: Queryable,
+  organizationId: string,
+  id: string,
+  resource: Record<string, unknown>,
+  audit?: AuditOperation,
+  expectedVersion?: string,
+): Promise<UserRow | undefined> {
   const c = columns(resource);
-  const auditCte = audit
-    ? `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
-               select $1::uuid, $8::text, $9::text, $10::text, u.id::text, $11::text from u)`
-    : '';
+  const values: unknown[] = [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)];
+  let guard = '';
+  if (expectedVersion !== undefined) {
+    values.push(expectedVersion);
+    guard = ` and u.version = $${values.length}::bigint and u.deleted_at is null`;
+  }
+  let auditCte = '';
+  if (audit) {
+    values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
+    const n = values.length;
+    auditCte = `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+               select $1::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, u.id::text, $${n}::text from u)`;
+  }
   try {
-    const { rows } = await client.query<UserRow>(prepared(
+    const { rows } = await db.query<UserRow>(prepared(
       `with u as (
          update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
                 resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
-          where u.organization_id = $1::uuid and u.id = $2::uuid returning ${SELECT}
+          where u.organization_id = $1::uuid and u.id = $2::uuid${guard} returning ${SELECT}
        ), q as (${markStatement('$1', 'select id from u')})${auditCte}
        select u.*, ${notifyAfter('q', '$1')} as notified from u`,
-      [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource),
-        ...(audit ? [audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null] : [])],
+      values,
     ));
-    const { notified: _, ...row } = rows[0]! as UserRow & { notified?: unknown };
+    if (!rows[0]) return undefined;
+    const { notified: _, ...row } = rows[0] as UserRow & { notified?: unknown };
     return row;
   } catch (err) {
     if (sqlState(err) === SQLSTATE.uniqueViolation) throw new ConflictError(conflictDetail(c.userName));
@@ -169,10 +187,19 @@ async function writeUser(client: PoolClient, organizationId: string, id: string,
   }
 }
 
+/** Optimistic attempts of updateUser before it takes the row lock instead. */
+const OPTIMISTIC_ATTEMPTS = 3;
+
 /**
  * Replaces (PUT) or patches a user: `change` gets the current resource and returns the new
- * one, or undefined when nothing changes (no write, no version bump). Runs under a row
- * lock, so concurrent writers to one user serialise instead of losing updates.
+ * one, or undefined when nothing changes (no write, no version bump). Concurrent writers to
+ * one user never lose updates: the user is read, changed in memory and written back only if
+ * its version is still the one read (one statement that also marks it for reconciliation and
+ * records the audit entry), else read again; after OPTIMISTIC_ATTEMPTS lost races the write
+ * runs under the row lock. Two round trips and no transaction block for the usual write,
+ * where the locked form took four (begin, select … for update, write, commit): on the
+ * deprovisioning path every round trip waits for a CPU on a busy machine (docs/benchmarks.md,
+ * scenario 6). Throws NotFoundError, VersionMismatchError (If-Match), ConflictError (userName).
  */
 export async function updateUser(
   pool: Pool,
@@ -182,6 +209,18 @@ export async function updateUser(
   change: (current: UserRow) => Record<string, unknown> | undefined,
   audit?: AuditOperation,
 ): Promise<UserRow> {
+  for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+    const current = await getUser(pool, organizationId, id);
+    checkVersion(current, ifMatch);
+    const next = change(current);
+    // A write that changes nothing is still the client's write: it is recorded too.
+    if (!next) {
+      if (audit) await recordWrite(pool, organizationId, audit.ctx, audit.operation, id);
+      return current;
+    }
+    const row = await writeUser(pool, organizationId, id, next, audit, current.version);
+    if (row) return row;
+  }
   return withTransaction(pool, async (client) => {
     const current = await getUser(client, organizationId, id, true);
     checkVersion(current, ifMatch);
@@ -193,7 +232,7 @@ export async function updateUser(
     }
     // The row, its reconcile marker and its audit entry in one statement (a round trip each
     // before: a SCIM deactivation is on the deprovisioning path, docs/benchmarks.md scenario 6).
-    return writeUser(client, organizationId, id, next, audit);
+    return (await writeUser(client, organizationId, id, next, audit))!;
   });
 }
 
