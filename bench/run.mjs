@@ -75,6 +75,17 @@ const result = { mode: quick ? 'quick' : 'full', params: P, machine, loadBefore:
 say(`mode ${result.mode}; load before ${JSON.stringify(result.loadBefore)}`);
 const started = Date.now();
 const pgServer = await startPostgres(log);
+// Interrupted (Ctrl-C, timeout, kill): stop every child and the embedded Postgres before going,
+// so an interrupted run leaves no process behind.
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(sig, () => {
+    say(`${sig}: stopping children and postgres`);
+    void stopAllChildren()
+      .then(() => pgServer.stop())
+      .catch(() => {})
+      .finally(() => process.exit(130));
+  });
+}
 result.postgres = { kind: pgServer.kind, version: await serverVersion(pgServer.adminUrl) };
 say(`postgres: ${result.postgres.kind} ${result.postgres.version}`);
 
