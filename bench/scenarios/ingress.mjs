@@ -23,7 +23,7 @@ async function seedLimit(pool, prefix, count) {
      select $1::uuid, $2::text || i || '@example.com', $3::jsonb from generate_series(0, $4::int - 1) i`,
     [ORG_ID, prefix, body, count],
   );
-  await pool.query('analyze limit_users');
+  await pool.query('vacuum analyze limit_users');
 }
 
 /** @type {(n: number, count: number) => number} */
