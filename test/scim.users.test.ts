@@ -146,6 +146,25 @@ describe('GET /Users', () => {
     expect(bad.body.scimType).toBe('invalidCursor');
   });
 
+  it('counts once per cursor traversal: later pages answer the first page\'s total (no count(*) per page)', async () => {
+    const first = await s.scim('/Users?count=2&cursor=');
+    const total = first.body.totalResults;
+    expect(total).toBeGreaterThan(2);
+    const { rows } = await s.pool.query(`select count(*)::int as n from scim_users where organization_id = $1::uuid and deleted_at is null`, [s.organizationId]);
+    expect(total).toBe(rows[0].n);
+    await s.scim('/Users', { method: 'POST', body: newUser('during-traversal@example.com') });
+    const second = await s.scim(`/Users?count=2&cursor=${first.body.nextCursor}`);
+    expect(second.status).toBe(200);
+    expect(second.body.totalResults).toBe(total);
+    // A new traversal counts again; a cursor from before totals were carried (createdAt|id) still works and counts.
+    expect((await s.scim('/Users?count=2&cursor=')).body.totalResults).toBe(total + 1);
+    const [createdAt, id] = Buffer.from(first.body.nextCursor, 'base64url').toString('utf8').split('|');
+    const old = Buffer.from(`${createdAt}|${id}`, 'utf8').toString('base64url');
+    expect((await s.scim(`/Users?count=2&cursor=${old}`)).body.totalResults).toBe(total + 1);
+    const forged = Buffer.from(`${createdAt}|${id}|-1`, 'utf8').toString('base64url');
+    expect((await s.scim(`/Users?count=2&cursor=${forged}`)).body.scimType).toBe('invalidCursor');
+  });
+
   it('searches with POST /.search', async () => {
     const res = await s.scim('/Users/.search', {
       method: 'POST',

@@ -1,6 +1,7 @@
 // The reconciler as a runnable part: settings from the configuration, its own connections
 // (the store), target connectors and metrics, the LISTEN wake-up, then the reconcile loop
 // (loop.ts) until the signal aborts; finishes in-flight work before it returns.
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -84,6 +85,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<void> {
   }
   for (const operation of ['grant', 'update', 'revoke']) provisioningLatency.zero({ operation });
   const stopping = new AbortController();
+  // Every in-flight target call listens on it for shutdown (src/targets/http/httpTarget.ts):
+  // up to concurrency × batch at once, more than the default of 10 that warns of a leak.
+  setMaxListeners(0, stopping.signal);
   deps.signal.addEventListener('abort', () => stopping.abort(), { once: true });
   const rdeps: ReconcileDeps = { store, targets, workerId, log, pageSize: s.pageSize, applyConcurrency: s.applyConcurrency, signal: stopping.signal };
   const loop = new ReconcileLoop({

@@ -12,7 +12,7 @@ export interface ListParams {
   startIndex: number;
   count: number;
   /** undefined: index paging; null: first page of cursor paging; else the decoded cursor. */
-  cursor?: { createdAt: string; id: string } | null;
+  cursor?: Cursor | null;
   attributes?: string[];
   excludedAttributes?: string[];
 }
@@ -70,18 +70,33 @@ function nameList(raw: Raw, name: string): string[] | undefined {
   return items.map((s) => s.trim().replace(/\[.*\]/, '')).filter(Boolean);
 }
 
-export function encodeCursor(c: { createdAt: string; id: string }): string {
-  return Buffer.from(`${c.createdAt}|${c.id}`, 'utf8').toString('base64url');
+/**
+ * A cursor (RFC 9865): the paging key of the last resource sent, and the totalResults the
+ * traversal's first page counted. Later pages answer that total instead of counting again: a
+ * count(*) per page made walking 1,000,000 users a quadratic 10,000 × 240 ms (bench scenario
+ * 9). It is the total as of the first page; RFC 9865 §2 asks for an accurate value with a
+ * SHOULD and lets a provider omit it altogether, and an index page still counts every time.
+ */
+export interface Cursor {
+  createdAt: string;
+  id: string;
+  /** Absent in cursors issued before it was carried: such pages count. */
+  total?: number;
 }
 
-function decodeCursor(text: string): { createdAt: string; id: string } {
-  const [createdAt, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(`${c.createdAt}|${c.id}${c.total === undefined ? '' : `|${c.total}`}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  const [createdAt, id, total, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
   // Checked as strictly as Postgres will read them (a valid instant, a real uuid): a cursor
   // is client input, and a cast failing in SQL would be a 500.
   const ok = createdAt && id && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?$/.test(createdAt)
-    && parseInstant(createdAt) !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+    && parseInstant(createdAt) !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+    && (total === undefined || /^\d{1,15}$/.test(total)) && rest.length === 0;
   if (!ok) throw new ScimError(400, 'invalidCursor', `cursor "${text}" is not one this server issued`);
-  return { createdAt, id };
+  return total === undefined ? { createdAt, id } : { createdAt, id, total: Number(total) };
 }
 
 /** The body of a POST …/.search: a SearchRequest object (RFC 7644 §3.4.3); none means no parameters. */

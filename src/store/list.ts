@@ -12,14 +12,14 @@ export interface ListQuery {
   startIndex: number;
   count: number;
   /** Cursor paging: null asks for the first page, a string continues after that key. */
-  cursor?: { createdAt: string; id: string } | null;
+  cursor?: { createdAt: string; id: string; total?: number } | null;
 }
 
 export interface ListPage<T> {
   total: number;
   rows: T[];
   /** Cursor paging only: the key after which the next page starts, when there is one. */
-  next?: { createdAt: string; id: string };
+  next?: { createdAt: string; id: string; total: number };
 }
 
 /** One row of a page as listKeys returns it: enough to fetch the row later and to budget memory. */
@@ -108,10 +108,11 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   if (q.cursor !== undefined) {
     const more = rows.length > q.count;
     if (more) rows.length = q.count;
-    // The first page's size tells the total when it is the only page; otherwise count.
-    const total = q.cursor === null && !more ? rows.length : await countRows();
+    // The first page's size tells the total when it is the only page; otherwise the first page
+    // counts and its cursors carry the count to the later pages (listParams.ts, Cursor).
+    const total = q.cursor === null && !more ? rows.length : (q.cursor?.total ?? (await countRows()));
     const last = rows[rows.length - 1];
-    return more && last ? { total, rows, next: { createdAt: last.createdAtKey, id: last.id } } : { total, rows };
+    return more && last ? { total, rows, next: { createdAt: last.createdAtKey, id: last.id, total } } : { total, rows };
   }
   // A short page that is not empty ends the result: its position gives the total, which
   // saves the count query on the common lookups (userName eq …) that IdPs send.
