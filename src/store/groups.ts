@@ -4,7 +4,7 @@
 // write, so concurrent PATCHes on one group serialise and never lose members; writes to one
 // group in flight together share a transaction (groupWriter.ts).
 import type { Pool, PoolClient, Queryable } from './pool.js';
-import { withTransaction } from './pool.js';
+import { prepared, withTransaction } from './pool.js';
 import { retryOnDeadlock, writeBatched } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
 import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
@@ -61,10 +61,10 @@ function columns(resource: Record<string, unknown>) {
 
 export async function getGroup(db: Queryable, organizationId: string, id: string, forUpdate = false): Promise<GroupRow> {
   if (!UUID.test(id)) throw new NotFoundError('Group', id);
-  const { rows } = await db.query<GroupRow>(
+  const { rows } = await db.query<GroupRow>(prepared(
     `select ${SELECT} from scim_groups g where g.organization_id = $1::uuid and g.id = $2::uuid${forUpdate ? ' for update' : ''}`,
     [organizationId, id],
-  );
+  ));
   if (!rows[0]) throw new NotFoundError('Group', id);
   return rows[0];
 }
@@ -92,7 +92,7 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
   const ids = all.filter((id) => UUID.test(id));
   touched.unknown.push(...all.filter((id) => !UUID.test(id)));
   if (!ids.length) return;
-  const { rows } = await client.query<{ id: string; type: string | null }>(
+  const { rows } = await client.query<{ id: string; type: string | null }>(prepared(
     // The members' rows are locked FOR KEY SHARE (what a foreign key check takes): it conflicts
     // with the FOR UPDATE a deletion takes on the member first (getUser/getGroup), not with a
     // user's ordinary PATCH. A deletion racing this add either commits first, and the locked
@@ -118,7 +118,7 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
      union all
      select w.id::text, null from w where w.type is null`,
     [groupId, organizationId, ids],
-  );
+  ));
   touched.unknown.push(...rows.filter((r) => r.type === null).map((r) => r.id));
   noteTouched(rows.filter((r) => r.type !== null) as { id: string; type: string }[], touched);
 }
@@ -242,7 +242,8 @@ async function writeGroup(
 async function markAndBump(client: PoolClient, organizationId: string, id: string, touched: Touched, resource?: Record<string, unknown>): Promise<GroupRow> {
   const wholeOrg = resource !== undefined || touched.groups || touched.users.length > MAX_USER_ITEMS;
   const attrs = resource ? columns(resource) : undefined;
-  const { rows } = await client.query<GroupRow & { notified?: unknown }>(
+  // Two texts (with and without new attributes): prepared (pool.ts).
+  const { rows } = await client.query<GroupRow & { notified?: unknown }>(prepared(
     `with q as (${markStatement('$2', 'select unnest(coalesce($3::uuid[], array[null::uuid]))')}),
           g as (update scim_groups g
                    set ${attrs ? 'display_name = $4::text, external_id = $5::text, resource = $6::jsonb,' : ''}
@@ -250,7 +251,7 @@ async function markAndBump(client: PoolClient, organizationId: string, id: strin
                  where g.id = $1::uuid returning ${SELECT})
      select g.*, ${notifyAfter('q', '$2')} as notified from g`,
     [id, organizationId, wholeOrg ? null : [...new Set(touched.users)], ...(attrs ? [attrs.displayName, attrs.externalId, JSON.stringify(resource)] : [])],
-  );
+  ));
   const { notified: _, ...row } = rows[0]!;
   return row;
 }
