@@ -1,6 +1,7 @@
 // List queries shared by Users and Groups: filter (translated to SQL, never evaluated in
 // memory), sort, index paging (RFC 7644 §3.4.2.4) and cursor paging (RFC 9865).
 import type { FilterNode } from '../scim/filter.js';
+import type { Cursor } from '../scim/listParams.js';
 import type { AttrPath } from '../scim/paths.js';
 import { filterToSql, sortExpression, type SqlTarget } from './filterSql.js';
 import { prepared, type Queryable } from './pool.js';
@@ -12,14 +13,14 @@ export interface ListQuery {
   startIndex: number;
   count: number;
   /** Cursor paging: null asks for the first page, a string continues after that key. */
-  cursor?: { createdAt: string; id: string; total?: number } | null;
+  cursor?: Cursor | null;
 }
 
 export interface ListPage<T> {
   total: number;
   rows: T[];
   /** Cursor paging only: the key after which the next page starts, when there is one. */
-  next?: { createdAt: string; id: string; total: number };
+  next?: Cursor & { total: number };
 }
 
 /** One row of a page as listKeys returns it: enough to fetch the row later and to budget memory. */
@@ -37,8 +38,6 @@ export interface ListSpec {
   /** extra predicate, e.g. "u.deleted_at is null" */
   live: string;
   select: string;
-  /** The statements' texts come from a bounded set: run them prepared (pool.ts, prepared). */
-  prepare?: boolean;
 }
 
 /** Uncompressed size of a jsonb column (`|| '{}'` detoasts it; pg_column_size alone gives the compressed size). */
@@ -53,7 +52,10 @@ export const jsonbWeight = (column: string) => `pg_column_size(${column} || '{}'
  */
 export async function lookupRows<T extends { id: string; createdAtKey: string }>(
   db: Queryable,
-  spec: ListSpec,
+  spec: ListSpec & {
+    /** The filter's text comes from a bounded set (a single comparison): run it prepared (pool.ts). */
+    prepare: boolean;
+  },
   organizationId: string,
   q: ListQuery & { filter: FilterNode },
 ): Promise<ListPage<T>> {
@@ -80,8 +82,7 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   const countParams = [...params];
   const countWhere = where;
   const countRows = async () => {
-    const text = `select count(*) as total from ${spec.from} where ${countWhere}`;
-    const { rows } = await db.query<{ total: string }>(spec.prepare ? prepared(text, countParams) : { text, values: countParams });
+    const { rows } = await db.query<{ total: string }>(`select count(*) as total from ${spec.from} where ${countWhere}`, countParams);
     return Number(rows[0]?.total ?? 0);
   };
   if (q.count === 0) return { total: await countRows(), rows: [] };
@@ -103,8 +104,7 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
     params.push(q.startIndex - 1, q.count);
     paging = `offset $${params.length - 1}::bigint limit $${params.length}::int`;
   }
-  const text = `select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`;
-  const { rows } = await db.query<T>(spec.prepare ? prepared(text, params) : { text, values: params });
+  const { rows } = await db.query<T>(`select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
   if (q.cursor !== undefined) {
     const more = rows.length > q.count;
     if (more) rows.length = q.count;

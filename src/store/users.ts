@@ -209,31 +209,26 @@ export async function updateUser(
   change: (current: UserRow) => Record<string, unknown> | undefined,
   audit?: AuditOperation,
 ): Promise<UserRow> {
-  for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
-    const current = await getUser(pool, organizationId, id);
+  /**
+   * One read-change-write. locked: inside a transaction holding the row lock (the write cannot
+   * lose); otherwise the write is kept only at the version read (undefined: lost the race).
+   */
+  const attempt = async (db: Queryable, locked: boolean): Promise<UserRow | undefined> => {
+    const current = await getUser(db, organizationId, id, locked);
     checkVersion(current, ifMatch);
     const next = change(current);
     // A write that changes nothing is still the client's write: it is recorded too.
     if (!next) {
-      if (audit) await recordWrite(pool, organizationId, audit.ctx, audit.operation, id);
+      if (audit) await recordWrite(db, organizationId, audit.ctx, audit.operation, id);
       return current;
     }
-    const row = await writeUser(pool, organizationId, id, next, audit, current.version);
+    return writeUser(db, organizationId, id, next, audit, locked ? undefined : current.version);
+  };
+  for (let i = 0; i < OPTIMISTIC_ATTEMPTS; i++) {
+    const row = await attempt(pool, false);
     if (row) return row;
   }
-  return withTransaction(pool, async (client) => {
-    const current = await getUser(client, organizationId, id, true);
-    checkVersion(current, ifMatch);
-    const next = change(current);
-    // A write that changes nothing is still the client's write: it is recorded too.
-    if (!next) {
-      if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
-      return current;
-    }
-    // The row, its reconcile marker and its audit entry in one statement (a round trip each
-    // before: a SCIM deactivation is on the deprovisioning path, docs/benchmarks.md scenario 6).
-    return (await writeUser(client, organizationId, id, next, audit))!;
-  });
+  return withTransaction(pool, async (client) => (await attempt(client, true))!);
 }
 
 /** Deletes a user: tombstone it, drop its group memberships, mark it for reconciliation. */
