@@ -74,6 +74,17 @@ const thresholds = (...steps) => ({ mode: 'absolute', steps: steps.map(([color, 
  */
 const ts = (unit, extra = {}) => ({ defaults: { unit, custom: { drawStyle: 'line', fillOpacity: 10, showPoints: 'never' }, ...extra }, overrides: [] });
 const legend = { legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } };
+/**
+ * Quantile series of a histogram, one per value of the label `by` and quantile.
+ * @param {string} metric  the histogram's name, without _bucket
+ * @param {string} by  the label kept
+ * @param {number[]} qs  quantiles, e.g. [0.5, 0.99]
+ */
+const quantileTargets = (metric, by, qs) =>
+  qs.map((q) => ({
+    expr: `histogram_quantile(${q}, sum by (le, ${by}) (rate(${metric}_bucket${RI})))`,
+    legendFormat: `p${Math.round(q * 100)} {{${by}}}`,
+  }));
 const statOpts = { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'background', graphMode: 'area', textMode: 'value' };
 
 // ---- First row: is provisioning healthy, how fast are revocations applied, where is drift ----
@@ -85,10 +96,7 @@ panel(
     description: 'IdP change committed → target confirmed (scimsync_provisioning_latency_seconds). Revocations have a 30 s p99 SLO (ScimsyncRevocationsSlow).',
     fieldConfig: ts('s'),
     options: legend,
-    targets: [0.5, 0.95, 0.99].map((q) => ({
-      expr: `histogram_quantile(${q}, sum by (le, operation) (rate(scimsync_provisioning_latency_seconds_bucket${RI})))`,
-      legendFormat: `p${Math.round(q * 100)} {{operation}}`,
-    })),
+    targets: quantileTargets('scimsync_provisioning_latency_seconds', 'operation', [0.5, 0.95, 0.99]),
   },
   9,
   8,
@@ -203,10 +211,7 @@ panel(
     title: 'SCIM latency by resource (p50 / p99)',
     fieldConfig: ts('s'),
     options: legend,
-    targets: [0.5, 0.99].map((q) => ({
-      expr: `histogram_quantile(${q}, sum by (le, resource) (rate(scimsync_scim_request_duration_seconds_bucket${RI})))`,
-      legendFormat: `p${Math.round(q * 100)} {{resource}}`,
-    })),
+    targets: quantileTargets('scimsync_scim_request_duration_seconds', 'resource', [0.5, 0.99]),
   },
   8,
   8,
@@ -297,10 +302,7 @@ panel(
     title: 'Reconcile duration by kind (p50 / p99)',
     fieldConfig: ts('s'),
     options: legend,
-    targets: [0.5, 0.99].map((q) => ({
-      expr: `histogram_quantile(${q}, sum by (le, kind) (rate(scimsync_reconcile_duration_seconds_bucket${RI})))`,
-      legendFormat: `p${Math.round(q * 100)} {{kind}}`,
-    })),
+    targets: quantileTargets('scimsync_reconcile_duration_seconds', 'kind', [0.5, 0.99]),
   },
   8,
   8,
