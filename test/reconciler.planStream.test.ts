@@ -51,10 +51,6 @@ async function* paged<T>(xs: T[][]): AsyncGenerator<T[]> {
   }
 }
 
-async function* flat<T>(xs: T[][]): AsyncGenerator<T> {
-  for await (const p of paged(xs)) yield* p;
-}
-
 // Page sizes with at least one non-zero size; empty pages in between are allowed (a target may send them).
 const sizesArb = fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 5 }).filter((s) => s.some((n) => n > 0));
 
@@ -62,7 +58,7 @@ describe('mergePlan (the full pass) against diff()', () => {
   it('random states in random page sizes give the plan diff() gives', async () => {
     await fc.assert(
       fc.asyncProperty(desiredArb, actualArb, policyArb, sizesArb, sizesArb, async (desired, actual, policy, ds, as) => {
-        const got = await mergePlan(flat(pages(desired, ds)), paged(pages(actual, as)), policy);
+        const got = await mergePlan(paged(pages(desired, ds)), paged(pages(actual, as)), policy);
         expect(got.plan).toEqual(diff(desired, actual, policy));
         expect(got.actualCount).toBe(actual.length);
         expect(got.desiredCount).toBe(desired.filter((d) => d.member).length);
@@ -77,7 +73,7 @@ describe('mergePlan (the full pass) against diff()', () => {
         const i = k % (actual.length - 1);
         const swapped = [...actual];
         [swapped[i], swapped[i + 1]] = [swapped[i + 1]!, swapped[i]!];
-        await expect(mergePlan(flat([desired]), paged(pages(swapped, as)), { revokeUnmanaged: false, protectedMembers: new Set(), compareTeams: true })).rejects.toBeInstanceOf(TargetRejectedError);
+        await expect(mergePlan(paged([desired]), paged(pages(swapped, as)), { revokeUnmanaged: false, protectedMembers: new Set(), compareTeams: true })).rejects.toBeInstanceOf(TargetRejectedError);
       }),
       { numRuns: 200 },
     );
@@ -112,7 +108,7 @@ describe('desiredEntries (SQL keyset pages) on real Postgres', () => {
           const groups = await resolveMappedGroups(store(), org);
           const collect = async (size: number) => {
             const out: DesiredEntry[] = [];
-            for await (const e of desiredEntries(store(), org, groups, size)) out.push(e);
+            for await (const page of desiredEntries(store(), org, groups, size)) out.push(...page);
             return out;
           };
           const whole = await collect(1000);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import pg from 'pg';
-import { ROOT, runNode, spawnNode, waitForHttp } from './common.mjs';
+import { ROOT, runNode, sleep, spawnNode, waitForHttp } from './common.mjs';
 import { userBody } from './load.mjs';
 
 /**
@@ -114,14 +114,23 @@ export async function startTarget() {
  * @returns {Promise<any>}
  */
 export async function scim(sys, org, method, p, body, token) {
-  const res = await fetch(`${sys.url}${sys.base(org)}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token ?? sys.tokens?.[org] ?? sys.token}`, 'content-type': 'application/scim+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : undefined;
+  // A 429 is retried after its Retry-After, up to 3 times, as Entra and Okta do: after a c16
+  // load the organization's queue may still hold requests the load generator gave up on. The
+  // wait counts in a caller's timing, as it would for an IdP.
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${sys.url}${sys.base(org)}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token ?? sys.tokens?.[org] ?? sys.token}`, 'content-type': 'application/scim+json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status === 429 && attempt < 3) {
+      await sleep(1000 * Math.min(10, Number(res.headers.get('retry-after')) || 1));
+      continue;
+    }
+    if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    return text ? JSON.parse(text) : undefined;
+  }
 }
 
 /**

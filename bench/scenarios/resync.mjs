@@ -25,7 +25,9 @@ async function post(url, body) {
  * @param {number} timeoutMs
  */
 async function reconcileOnce(db, timeoutMs) {
-  const child = spawnNode(['dist/main.js', 'reconcile', '--once'], { DATABASE_URL: db, LOG_LEVEL: 'info' }, { name: 'reconcile' });
+  // BENCH_CPU_PROF=<dir>: the pass writes a V8 CPU profile there, as ours does in servers.mjs.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawnNode([...prof, 'dist/main.js', 'reconcile', '--once'], { DATABASE_URL: db, LOG_LEVEL: 'info' }, { name: 'reconcile' });
   const t = now();
   let hwm = 0;
   /** @type {Promise<number | null>} */

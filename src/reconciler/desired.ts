@@ -8,6 +8,7 @@ import type { ReconcilerStatements } from '../store/reconcilerStore.js';
 import { compareEmails, normalizeTeams, type MemberSpec } from '../targets/target.js';
 import type { DesiredEntry } from './diff.js';
 import { TerminalError } from './errors.js';
+import { PageReader } from './pageReader.js';
 
 export interface Organization {
   id: string;
@@ -88,13 +89,6 @@ function entryFor(org: Organization, email: string, rows: UserRow[]): DesiredEnt
   return { email, member, userId: (live ?? rows[0])?.id };
 }
 
-/** The desired entry of one email, or undefined when SCIM never knew it (unmanaged). */
-export async function readDesiredEntry(db: ReconcilerStatements, org: Organization, groups: MappedGroups, email: string): Promise<DesiredEntry | undefined> {
-  const { users, managed } = await db.readEmailRows(org.id, groups, email);
-  if (users.length) return entryFor(org, email, users);
-  return managed ? { email } : undefined;
-}
-
 /** Where a revocation of this email stands with the guard: no hold, held, or held and approved. */
 export type HoldState = 'none' | 'held' | 'approved';
 
@@ -104,7 +98,7 @@ export interface MemberState {
 }
 
 /**
- * readDesiredEntry and the hold state of each email, in one statement (one snapshot, one round
+ * The desired entry and the hold state of each email, in one statement (one snapshot, one round
  * trip for a batch): per-user passes read them under the members' locks.
  */
 export async function readMembers(db: ReconcilerStatements, org: Organization, groups: MappedGroups, emails: string[]): Promise<Map<string, MemberState>> {
@@ -118,22 +112,37 @@ export async function readMembers(db: ReconcilerStatements, org: Organization, g
 }
 
 /**
- * The organization's desired entries in email order, streamed page by page: memory stays
- * bounded by the page size whatever the organization's size.
+ * The organization's desired entries in email order, in pages of about `pageSize`, streamed:
+ * memory stays bounded by the page size whatever the organization's size.
  */
-export async function* desiredEntries(db: ReconcilerStatements, org: Organization, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredEntry> {
-  const users = db.userRows(org.id, groups, pageSize);
-  const managed = db.managedEmails(org.id, pageSize);
-  let u = await users.next();
-  let m = await managed.next();
-  while (!u.done || !m.done) {
-    const email = u.done ? (m.value as string) : m.done ? u.value.email : compareEmails(u.value.email, m.value as string) <= 0 ? u.value.email : (m.value as string);
+export async function* desiredEntries(db: ReconcilerStatements, org: Organization, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredEntry[]> {
+  const users = new PageReader(db.userRows(org.id, groups, pageSize));
+  const managed = new PageReader(db.managedEmails(org.id, pageSize));
+  let out: DesiredEntry[] = [];
+  for (;;) {
+    const fu = users.fill();
+    if (fu) await fu;
+    const fm = managed.fill();
+    if (fm) await fm;
+    if (users.done && managed.done) break;
+    const email = users.done ? managed.head : managed.done ? users.head.email : compareEmails(users.head.email, managed.head) <= 0 ? users.head.email : managed.head;
     const rows: UserRow[] = [];
-    while (!u.done && u.value.email === email) {
-      rows.push(u.value);
-      u = await users.next();
+    while (!users.done && users.head.email === email) {
+      rows.push(users.head);
+      users.next();
+      const f = users.fill();
+      if (f) await f;
     }
-    while (!m.done && m.value === email) m = await managed.next();
-    yield rows.length ? entryFor(org, email, rows) : { email };
+    while (!managed.done && managed.head === email) {
+      managed.next();
+      const f = managed.fill();
+      if (f) await f;
+    }
+    out.push(rows.length ? entryFor(org, email, rows) : { email });
+    if (out.length >= pageSize) {
+      yield out;
+      out = [];
+    }
   }
+  if (out.length) yield out;
 }

@@ -8,6 +8,7 @@ import { TargetRejectedError, compareEmails, type ActualMember, type Target } fr
 import { diffMember, emptyPlan, type DesiredEntry, type DiffPolicy, type Plan } from './diff.js';
 import { desiredEntries, type MappedGroups, type Organization } from './desired.js';
 import { throwIfAborted } from './errors.js';
+import { PageReader } from './pageReader.js';
 
 export interface OrganizationPlan {
   plan: Plan;
@@ -25,20 +26,6 @@ export function policyFor(org: Organization, target: Target): DiffPolicy {
   };
 }
 
-async function* flatten(pages: AsyncIterable<ActualMember[]>, signal?: AbortSignal): AsyncGenerator<ActualMember> {
-  let last: string | undefined;
-  for await (const page of pages) {
-    throwIfAborted(signal);
-    for (const m of page) {
-      if (last !== undefined && compareEmails(last, m.email) >= 0) {
-        throw new TargetRejectedError(`target list is not in ascending email order ("${last}" before "${m.email}"); the contract requires it`);
-      }
-      last = m.email;
-      yield m;
-    }
-  }
-}
-
 /** The full pass's plan: the desired state streamed from SQL, merged with the target's pages. */
 export async function planOrganization(
   db: ReconcilerStatements,
@@ -52,34 +39,52 @@ export async function planOrganization(
 }
 
 /**
- * The merge-join itself (no I/O of its own): `desired` ascending by email (compareEmails, one
- * entry per email), `actualPages` the target's pages, which must be ascending too (else
+ * The merge-join itself (no I/O of its own): `desired` pages ascending by email (compareEmails,
+ * one entry per email), `actualPages` the target's pages, which must be ascending too (else
  * TargetRejectedError). Produces the plan diff() would produce for the same two states
- * (test/reconciler.planStream.test.ts checks this for random states and page sizes).
+ * (test/reconciler.planStream.test.ts checks this for random states and page sizes). Awaits
+ * only at page boundaries (PageReader).
  */
 export async function mergePlan(
-  desired: AsyncIterator<DesiredEntry>,
+  desiredPages: AsyncIterable<DesiredEntry[]>,
   actualPages: AsyncIterable<ActualMember[]>,
   policy: DiffPolicy,
   signal?: AbortSignal,
 ): Promise<OrganizationPlan> {
   const plan = emptyPlan();
-  const actual = flatten(actualPages, signal);
+  const desired = new PageReader(desiredPages);
+  const actual = new PageReader(actualPages);
   let actualCount = 0;
   let desiredCount = 0;
-  // Both iterators are consumed strictly alternately (never concurrently): the desired
-  // stream may run on a single client.
-  let d: IteratorResult<DesiredEntry> = await desired.next();
-  let a: IteratorResult<ActualMember> = await actual.next();
-  while (!d.done || !a.done) {
-    const c = d.done ? 1 : a.done ? -1 : compareEmails(d.value.email, a.value.email);
-    const de = c <= 0 ? (d.value as DesiredEntry) : undefined;
-    const ae = c >= 0 ? (a.value as ActualMember) : undefined;
+  let last: string | undefined;
+  // Both streams are read strictly alternately (never concurrently): the desired stream may
+  // run on a single client.
+  for (;;) {
+    const fd = desired.fill();
+    if (fd) await fd;
+    const fa = actual.fill();
+    if (fa) {
+      await fa;
+      throwIfAborted(signal);
+    }
+    if (desired.done && actual.done) break;
+    if (!actual.done) {
+      const email = actual.head.email;
+      if (last !== undefined && compareEmails(last, email) >= 0) {
+        throw new TargetRejectedError(`target list is not in ascending email order ("${last}" before "${email}"); the contract requires it`);
+      }
+    }
+    const c = desired.done ? 1 : actual.done ? -1 : compareEmails(desired.head.email, actual.head.email);
+    const de = c <= 0 ? desired.head : undefined;
+    const ae = c >= 0 ? actual.head : undefined;
     diffMember(plan, de, ae, policy);
     if (de?.member) desiredCount++;
-    if (ae) actualCount++;
-    if (de) d = await desired.next();
-    if (ae) a = await actual.next();
+    if (ae) {
+      actualCount++;
+      last = ae.email;
+      actual.next();
+    }
+    if (de) desired.next();
   }
   return { plan, actualCount, desiredCount };
 }

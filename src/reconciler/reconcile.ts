@@ -10,7 +10,7 @@ import type { TargetResolver } from '../targets/index.js';
 import type { ActualMember } from '../targets/target.js';
 import { executeOp, opsOf, performOp, recordOps, type ApplyContext, type Op, type OpResult, type PerformedOp } from './apply.js';
 import { diffMember, emptyPlan, planSize, type DiffPolicy, type Plan } from './diff.js';
-import { claimedUserItems, loadOrganization, loadUserItems, readDesiredEntry, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
+import { claimedUserItems, loadOrganization, loadUserItems, readMembers, resolveMappedGroups, type MappedGroups, type MemberState, type Organization } from './desired.js';
 import { classifyError, TerminalError, throwIfAborted, type Result } from './errors.js';
 import { guardUnlimited, reserveRevocation, reserveRevocations } from './guard.js';
 import type { Settled } from './settlement.js';
@@ -198,26 +198,48 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   });
 }
 
+/** Planned operations applied per member-lock transaction in a full pass. */
+export const APPLY_BATCH = 64;
+
 /**
- * Applies one planned op after re-reading that member's desired state under its lock: if it
- * changed since the plan was computed, the op is skipped — the change's own user item applies
- * it — so a long pass never overwrites a newer decision with a stale one.
+ * Applies a batch of planned ops (one per email) after re-reading those members' desired state
+ * under their locks, in one transaction: one statement each to lock, read the desired state,
+ * find members written since the pass began, and record the results, whatever the batch's
+ * size (one op per transaction took 7 round trips per op: 2.2 ms of a 1% drift's 1,001
+ * grants each). If a member's desired state changed since the plan was computed, its op is
+ * skipped — the change's own user item applies it — so a long pass never overwrites a newer
+ * decision with a stale one. Target calls run `deps.applyConcurrency` at a time.
+ * Returns one result per op, undefined for an op skipped.
  */
-async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, op: Op, passStart: string, reservation?: string): Promise<OpResult | undefined> {
+async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, ops: Op[], passStart: string, reserved?: Map<string, string>): Promise<(OpResult | undefined)[]> {
   throwIfAborted(deps.signal);
-  return deps.store.withMemberLock(ctx.organizationId, op.email, async (tx) => {
-    const desired = await readDesiredEntry(tx, ctx.org, ctx.groups, op.email);
-    // The listed state is stale if another pass wrote this member since this pass began:
-    // read it again then (rare), so the two passes do not both grant.
-    const touched = await tx.appliedSince(ctx.organizationId, passStart, op.email);
-    const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
-    const snapshot = touched ? await ctx.target.get(op.email, deps.signal) : listed;
-    const plan = emptyPlan();
-    diffMember(plan, desired, snapshot, ctx.policy);
-    const fresh = opsOf(plan)[0];
-    if (!fresh || fresh.kind !== op.kind) return undefined;
-    if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
-    return executeOp(ctx, tx, desired?.userId, fresh, fresh.kind === 'revoke' && !fresh.approved ? reservation : undefined);
+  const emails = ops.map((op) => op.email);
+  return deps.store.withMembersLock(ctx.organizationId, emails, async (tx) => {
+    const states = await readMembers(tx, ctx.org, ctx.groups, emails);
+    // The listed state is stale for a member another pass wrote since this pass began: read it
+    // again then (rare), so the two passes do not both grant.
+    const touched = await tx.appliedSince(ctx.organizationId, passStart, emails);
+    // A failure reading the target fails that op alone; a shutdown stops the ops not yet sent,
+    // and those the target answered are still recorded (the caller then stops the pass).
+    const settled = await mapLimit(ops, deps.applyConcurrency, async (op): Promise<{ done?: PerformedOp; error?: unknown }> => {
+      try {
+        const desired = states.get(op.email)?.desired;
+        const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
+        const snapshot = touched.has(op.email) ? await ctx.target.get(op.email, deps.signal) : listed;
+        const plan = emptyPlan();
+        diffMember(plan, desired, snapshot, ctx.policy);
+        const fresh = opsOf(plan)[0];
+        if (!fresh || fresh.kind !== op.kind) return {};
+        if (fresh.kind === 'revoke' && op.kind === 'revoke') fresh.approved = op.approved;
+        return { done: await performOp(ctx, fresh, desired?.userId, fresh.kind === 'revoke' && !fresh.approved ? reserved?.get(op.email) : undefined) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    const done = settled.flatMap((x) => (x.done ? [x.done] : []));
+    const results = await recordOps(ctx, tx, done);
+    const byOp = new Map(done.map((d, i) => [d, results[i]]));
+    return settled.map((x): OpResult | undefined => (x.done ? byOp.get(x.done) : x.error !== undefined ? { outcome: 'error', error: x.error } : undefined));
   });
 }
 
@@ -314,7 +336,11 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   } else revocationsHeld.set({ organization: orgLabel(org.slug) }, await deps.store.countHolds(org.id));
   let results: (OpResult | undefined)[];
   try {
-    results = await mapLimit(ops, deps.applyConcurrency, (op) => applyPlanned(deps, ctx, op, passStart, op.kind === 'revoke' ? reserved?.get(op.email) : undefined));
+    results = [];
+    for (let i = 0; i < ops.length; i += APPLY_BATCH) {
+      results.push(...(await applyPlanned(deps, ctx, ops.slice(i, i + APPLY_BATCH), passStart, reserved)));
+      throwIfAborted(deps.signal);
+    }
   } finally {
     // Reservations of ops that were skipped or never ran (consumed ones are gone already).
     await deps.store.releaseReservations([...(reserved?.values() ?? [])]);

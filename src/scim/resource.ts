@@ -350,6 +350,29 @@ function projectOne(def: AttributeDef, value: unknown, holder: string, inc: Sele
   return filterSubs(def, value, (sub) => sub.returned === 'always' || (sub.returned === 'default' && !dropped?.has(sub.name)));
 }
 
+const hiding = new WeakMap<ResourceTypeDef, boolean>();
+
+/**
+ * Whether the default projection (no attributes=/excludedAttributes=) can drop anything from a
+ * serialized resource of `rt`: some attribute or sub-attribute it may carry is returned
+ * "never" or "request" (RFC 7643 §7). Core attributes returned "never" (password) do not count:
+ * serializeResource leaves them out already. Stored resources hold no empty complex values and
+ * no unknown keys (normalizeResource), the other things projectOne would drop.
+ */
+function hidesByDefault(rt: ResourceTypeDef): boolean {
+  let hides = hiding.get(rt);
+  if (hides === undefined) {
+    const hidden = (a: AttributeDef) => a.returned === 'never' || a.returned === 'request';
+    const deep = (a: AttributeDef): boolean => hidden(a) || (a.subAttributes ?? []).some(deep);
+    hides =
+      rt.schema.attributes.some((a) => (a.returned === 'never' ? false : deep(a))) ||
+      COMMON_ATTRIBUTES.some(deep) ||
+      rt.extensions.some((e) => e.schema.attributes.some(deep));
+    hiding.set(rt, hides);
+  }
+  return hides;
+}
+
 /**
  * Applies attributes= / excludedAttributes= (RFC 7644 §3.4.2.5) to a serialized resource.
  * Names are case-insensitive, may be URN-prefixed or dotted ("name.givenName", "emails.value").
@@ -363,6 +386,9 @@ export function projectAttributes(
 ): Json {
   const inc = parseSelection(rt, attributes);
   const exc = parseSelection(rt, excludedAttributes);
+  // No selection over a type that hides nothing by default: the projection is the resource
+  // itself (it spent half the CPU of rendering a page of users walking and copying every value).
+  if (!inc.given && !exc.given && !hidesByDefault(rt)) return resource;
   const out: Json = {};
   for (const [key, value] of Object.entries(resource)) {
     if (key === 'schemas') {

@@ -105,13 +105,18 @@ export async function databaseNow(db: Queryable): Promise<string> {
   return (await db.query<{ now: string }>(`select clock_timestamp() as now`)).rows[0].now;
 }
 
-/** True when an operation on `email` succeeded at or after `since` (another pass wrote the member). */
-export async function appliedSince(db: Queryable, organizationId: string, since: string, email: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `select 1 from reconcile_events where organization_id = $1::uuid and at >= $2::timestamptz and email = $3::text and result = 'ok' limit 1`,
-    [organizationId, since, email],
+/**
+ * The emails among `emails` with an operation that succeeded at or after `since` (another pass
+ * wrote those members since a full pass listed the target), in one statement for a batch.
+ */
+export async function appliedSince(db: Queryable, organizationId: string, since: string, emails: string[]): Promise<Set<string>> {
+  if (!emails.length) return new Set();
+  const { rows } = await db.query<{ email: string }>(
+    `select distinct email from reconcile_events
+      where organization_id = $1::uuid and email = any($3::text[]) and at >= $2::timestamptz and result = 'ok'`,
+    [organizationId, since, emails],
   );
-  return Boolean(rowCount);
+  return new Set(rows.map((r) => r.email));
 }
 
 export interface EventRow {

@@ -8,7 +8,7 @@
 // interface (test/reconciler.loop.test.ts); the statements themselves run against real
 // Postgres in the reconciler's other tests.
 import { pruneAudit } from './audit.js';
-import { managedEmails, readEmailRows, readMappedGroups, readMemberRows, readOrganizationRow, readUserItemEmails, userRows } from './desiredState.js';
+import { managedEmails, readMappedGroups, readMemberRows, readOrganizationRow, readUserItemEmails, userRows } from './desiredState.js';
 import { withMemberLock, withMembersLock } from './memberLocks.js';
 import { makePool, serialized, type Pool, type Queryable } from './pool.js';
 import { appliedSince, databaseNow, listEvents, pruneEvents, recordEvent, recordOpResults } from './reconcileEvents.js';
@@ -22,7 +22,7 @@ const STATEMENTS = {
   // the work queue
   claimItems, completeItem, completeItems, retryItem, releaseItem, heartbeat, scheduleResyncs, markOrganization, queueStats, failingItems,
   // desired state
-  readOrganizationRow, readUserItemEmails, readMappedGroups, readEmailRows, readMemberRows, userRows, managedEmails,
+  readOrganizationRow, readUserItemEmails, readMappedGroups, readMemberRows, userRows, managedEmails,
   // events
   recordEvent, recordOpResults, databaseNow, appliedSince, listEvents, pruneEvents,
   // the revocation guard's window and its holds

@@ -177,15 +177,24 @@ export function makeHttpTarget(opts: HttpTargetOptions): Target {
     kind: 'http',
     supportsTeams: true,
     async *list(signal) {
-      let cursor: string | null | undefined = undefined;
-      do {
+      // One page is read ahead: the target serves the next page while the reconciler merges
+      // this one (a full pass otherwise waits on the target and Postgres in turn).
+      const page = (cursor: string | null | undefined): Promise<z.infer<typeof pageSchema>> => {
         const url = `${base}?limit=${opts.pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-        const r = await request('list', 'GET', url, undefined, undefined, signal);
-        const page = pageSchema.safeParse(JSON.parse(r.body || 'null'));
-        if (!page.success) throw new TargetRejectedError(`GET ${url}: response does not match the contract: ${page.error.message}`);
-        yield page.data.members.map(toActual);
-        cursor = page.data.nextCursor;
-      } while (cursor);
+        const p = request('list', 'GET', url, undefined, undefined, signal).then((r) => {
+          const parsed = pageSchema.safeParse(JSON.parse(r.body || 'null'));
+          if (!parsed.success) throw new TargetRejectedError(`GET ${url}: response does not match the contract: ${parsed.error.message}`);
+          return parsed.data;
+        });
+        p.catch(() => {}); // a list abandoned mid-way leaves its read-ahead handled
+        return p;
+      };
+      let next: Promise<z.infer<typeof pageSchema>> | undefined = page(undefined);
+      while (next) {
+        const got: z.infer<typeof pageSchema> = await next;
+        next = got.nextCursor ? page(got.nextCursor) : undefined;
+        yield got.members.map(toActual);
+      }
     },
     async get(email, signal) {
       const r = await request('get', 'GET', memberUrl(email), undefined, undefined, signal, true);
