@@ -1,4 +1,4 @@
-// A full pass applies its plan in batches of members (APPLY_BATCH per lock transaction). What
+// A full pass applies its plan in batches of members (applyConcurrency per lock transaction). What
 // must hold for every batch: a member whose desired state changed after the plan was made is
 // skipped (its own user item applies the change), a member another pass wrote since this pass
 // began is read again from the target, and one failing member does not lose the records of
@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLogger } from '../src/log.js';
 import { httpTargetSpec } from '../src/orgs/scimConfig.js';
-import { APPLY_BATCH, reconcileOrganizationItem, type ReconcileDeps } from '../src/reconciler/reconcile.js';
+import { reconcileOrganizationItem, type ReconcileDeps } from '../src/reconciler/reconcile.js';
 import type { WorkItem } from '../src/store/reconcileQueue.js';
 import { makeReconcilerStore } from '../src/store/reconcilerStore.js';
 import { makeHttpTarget, type ActualMember, type Target } from '../src/targets/index.js';
@@ -17,6 +17,7 @@ import { logSink } from './helpers/logScan.js';
 
 let db: TestDatabase;
 let server: HttpTargetServer;
+const APPLY_CONCURRENCY = 4;
 const log = makeLogger(process.env.TEST_LOG_LEVEL ?? 'info', logSink('reconciler.fullPass.test.ts'));
 
 beforeAll(async () => {
@@ -50,7 +51,7 @@ async function fullPass(slug: string, orgId: string, afterList: () => Promise<vo
     workerId: 'full-pass-test',
     log,
     pageSize: 10,
-    applyConcurrency: 4,
+    applyConcurrency: APPLY_CONCURRENCY,
   };
   const item: WorkItem = { id: '0', organizationId: orgId, userId: null, changedAt: new Date().toISOString(), revision: '1', attempts: 0, resync: true, lockedAt: new Date().toISOString() };
   try {
@@ -66,10 +67,10 @@ const okEvents = async (orgId: string) =>
 
 describe('full pass, batched apply', () => {
   it('skips members changed after the plan and re-reads members another pass wrote, across several batches', async () => {
-    const emails = names('b', 2 * APPLY_BATCH + 20);
+    const emails = names('b', 2 * APPLY_CONCURRENCY + 20);
     const orgId = await createOrg(db.pool, 'batched', { target: { type: 'http', http: { baseUrl: server.baseUrl } }, revocationGuard: { enabled: false } });
     await addUsers(db.pool, orgId, emails);
-    const deactivated = emails[APPLY_BATCH + 3]!;
+    const deactivated = emails[APPLY_CONCURRENCY + 3]!;
     const writtenMeanwhile = emails[5]!;
     const result = await fullPass('batched', orgId, async () => {
       // After the plan (every member a grant), before it is applied: one user is deactivated
@@ -90,7 +91,7 @@ describe('full pass, batched apply', () => {
   });
 
   it('a member the target refuses fails the pass, and the grants the target made are recorded', async () => {
-    const emails = names('f', APPLY_BATCH + 10);
+    const emails = names('f', APPLY_CONCURRENCY + 10);
     const orgId = await createOrg(db.pool, 'onefails', { target: { type: 'http', http: { baseUrl: server.baseUrl } }, revocationGuard: { enabled: false } });
     await addUsers(db.pool, orgId, emails);
     server.failNext(1, { status: 500, method: 'PUT' });

@@ -198,17 +198,16 @@ export async function reconcileUserItems(deps: ReconcileDeps, items: WorkItem[])
   });
 }
 
-/** Planned operations applied per member-lock transaction in a full pass. */
-export const APPLY_BATCH = 64;
-
 /**
- * Applies a batch of planned ops (one per email) after re-reading those members' desired state
- * under their locks, in one transaction: one statement each to lock, read the desired state,
- * find members written since the pass began, and record the results, whatever the batch's
- * size (one op per transaction took 7 round trips per op: 2.2 ms of a 1% drift's 1,001
- * grants each). If a member's desired state changed since the plan was computed, its op is
- * skipped — the change's own user item applies it — so a long pass never overwrites a newer
- * decision with a stale one. Target calls run `deps.applyConcurrency` at a time.
+ * Applies a batch of planned ops (one per email; a full pass sends `deps.applyConcurrency` at
+ * a time) after re-reading those members' desired state under their locks, in one
+ * transaction: one statement each to lock, read the desired state, find members written since
+ * the pass began, and record the results, whatever the batch's size (one op per transaction
+ * took 7 round trips per op: 2.2 ms of each of a 1% drift's 1,001 grants). The locks are held
+ * for one round of target calls, as long as one op's lock was, so a per-user pass waiting for
+ * one of these members waits no longer than it did. If a member's desired state changed since
+ * the plan was computed, its op is skipped — the change's own user item applies it — so a
+ * long pass never overwrites a newer decision with a stale one.
  * Returns one result per op, undefined for an op skipped.
  */
 async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, ops: Op[], passStart: string, reserved?: Map<string, string>): Promise<(OpResult | undefined)[]> {
@@ -221,7 +220,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, ops: Op[], pa
     const touched = await tx.appliedSince(ctx.organizationId, passStart, emails);
     // A failure reading the target fails that op alone; a shutdown stops the ops not yet sent,
     // and those the target answered are still recorded (the caller then stops the pass).
-    const settled = await mapLimit(ops, deps.applyConcurrency, async (op): Promise<{ done?: PerformedOp; error?: unknown }> => {
+    const settled = await Promise.all(ops.map(async (op): Promise<{ done?: PerformedOp; error?: unknown }> => {
       try {
         const desired = states.get(op.email)?.desired;
         const listed: ActualMember | undefined = op.kind === 'grant' ? undefined : op.kind === 'update' ? op.from : { email: op.email, role: '', teams: [] };
@@ -235,7 +234,7 @@ async function applyPlanned(deps: ReconcileDeps, ctx: PassContext, ops: Op[], pa
       } catch (error) {
         return { error };
       }
-    });
+    }));
     const done = settled.flatMap((x) => (x.done ? [x.done] : []));
     const results = await recordOps(ctx, tx, done);
     const byOp = new Map(done.map((d, i) => [d, results[i]]));
@@ -337,8 +336,11 @@ export async function reconcileOrganizationItem(deps: ReconcileDeps, item: WorkI
   let results: (OpResult | undefined)[];
   try {
     results = [];
-    for (let i = 0; i < ops.length; i += APPLY_BATCH) {
-      results.push(...(await applyPlanned(deps, ctx, ops.slice(i, i + APPLY_BATCH), passStart, reserved)));
+    // Batches of applyConcurrency, one after another: lanes of smaller batches measured slower
+    // (1% drift of 100,000: 1.9 s in batches of 8, 2.2 s in two lanes of 4, 3.0 s in four of 2),
+    // and larger batches hold their locks across more than one round of target calls.
+    for (let i = 0; i < ops.length; i += deps.applyConcurrency) {
+      results.push(...(await applyPlanned(deps, ctx, ops.slice(i, i + deps.applyConcurrency), passStart, reserved)));
       throwIfAborted(deps.signal);
     }
   } finally {
