@@ -2,6 +2,7 @@
 // requested order, counts itemsPerPage right and carries the same resources as the rows say.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, CHUNK_ROWS, chunkKeys } from '../src/http/listStream.js';
+import { listUserKeys } from '../src/store/users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
@@ -49,6 +50,37 @@ describe('streamed list responses', () => {
   it('returns the heavy attribute whole', async () => {
     const res = await s.scim(`/Users?filter=${encodeURIComponent('userName eq "ls0050@example.com"')}`);
     expect(res.body.Resources[0].nickName).toHaveLength(1_500_000);
+  });
+
+  it('index pages read keys, count and ordinary rows in one statement, heavy rows apart, and match GET by id', async () => {
+    const all: { id: string; nickName: string }[] = [];
+    for (const startIndex of [1, 101, 201, 301, 401]) {
+      const res = await s.scim(`/Users?startIndex=${startIndex}&count=100`);
+      expect(res.status).toBe(200);
+      expect(res.body.totalResults).toBe(450);
+      expect(res.body.startIndex).toBe(startIndex);
+      expect(res.body.itemsPerPage).toBe(startIndex === 401 ? 50 : 100);
+      all.push(...res.body.Resources);
+    }
+    expect(new Set(all.map((r) => r.id)).size).toBe(450);
+    expect(all.filter((r) => r.nickName.length === 1_500_000)).toHaveLength(9);
+    for (const r of [all[0]!, all.find((x) => x.nickName.length > 1)!, all[449]!]) {
+      expect((await s.scim(`/Users/${r.id}`)).body).toEqual(r);
+    }
+    // Past the end: no rows, so the total comes from a count of its own.
+    const past = await s.scim('/Users?startIndex=500&count=100');
+    expect(past.body).toMatchObject({ totalResults: 450, itemsPerPage: 0, startIndex: 500 });
+  });
+
+  it('rows read with their keys stay within the preload budget; the rest come as keys only', async () => {
+    const budget = 450 * 1024;
+    const page = await listUserKeys(s.pool, s.organizationId, { startIndex: 1, count: 450 }, true, budget);
+    const loaded = page.rows.filter((k) => k.resource != null);
+    expect(page.total).toBe(450);
+    expect(loaded).toHaveLength(450 - 9); // all but the heavy users
+    expect(loaded.reduce((n, k) => n + Number(k.weight), 0)).toBeLessThanOrEqual(budget);
+    for (const k of loaded) expect(k.groups).toEqual([]);
+    expect(page.rows.filter((k) => k.resource == null).every((k) => Number(k.weight) > budget / 450)).toBe(true);
   });
 
   it('chunkKeys splits by rows and by approximate bytes, a heavy row alone', () => {

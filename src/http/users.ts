@@ -1,6 +1,6 @@
 // /Users (RFC 7644 §3.3–3.6).
 import { Router, type Request, type Response } from 'express';
-import { streamListResponse } from './listStream.js';
+import { CHUNK_BYTES, streamListResponse } from './listStream.js';
 import { matchesAtMostOne } from '../scim/filter.js';
 import { DEFAULT_MAX_PATCH_OPERATIONS, applyPatch } from '../scim/patch.js';
 import { normalizeResource, projectAttributes, serializeResource } from '../scim/resource.js';
@@ -57,10 +57,17 @@ export async function listUsersResponse(pool: Pool, req: Request, res: Response,
     await streamListResponse(req, res, p, { ...page, rows: keys }, async () => rendered as { id: string }[]);
     return;
   }
-  const page = await listUserKeys(pool, organizationId, p, withGroups);
-  await streamListResponse(req, res, p, page, async (ids) =>
-    renderUsers(pool, req, opts, await getUsersByIds(pool, organizationId, ids, withGroups), p) as Promise<{ id: string }[]>,
-  );
+  // Keys and, for users of ordinary size, their rows in one statement (listUserKeys): a
+  // chunk then reads only the rows that did not come with their keys.
+  const page = await listUserKeys(pool, organizationId, p, withGroups, CHUNK_BYTES);
+  const preloaded = new Map<string, UserRow>();
+  for (const k of page.rows) if (k.resource != null) preloaded.set(k.id, k as UserRow);
+  await streamListResponse(req, res, p, page, async (ids) => {
+    const missing = ids.filter((id) => !preloaded.has(id));
+    const rows = ids.flatMap((id) => preloaded.get(id) ?? []);
+    if (missing.length) rows.push(...(await getUsersByIds(pool, organizationId, missing, withGroups)));
+    return renderUsers(pool, req, opts, rows, p) as Promise<{ id: string }[]>;
+  });
 }
 
 /** The PATCH engine's limits from the HTTP options. */

@@ -104,7 +104,14 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
     params.push(q.startIndex - 1, q.count);
     paging = `offset $${params.length - 1}::bigint limit $${params.length}::int`;
   }
-  const { rows } = await db.query<T>(`select ${spec.select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
+  // An unfiltered index page (GET /Users?startIndex=…&count=…, how IdPs page through a
+  // directory) needs the count whenever it is full, i.e. on every page but the last: the count
+  // goes in the same statement (an InitPlan, run once), saving a statement per page. With a
+  // filter, a short page is common and its total comes from its position, so the count stays
+  // a second statement run only when needed.
+  const inlineCount = q.cursor === undefined && !q.filter;
+  const select = inlineCount ? `${spec.select}, (select count(*) from ${spec.from} where ${countWhere}) as "inlineTotal"` : spec.select;
+  const { rows } = await db.query<T & { inlineTotal?: string }>(`select ${select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
   if (q.cursor !== undefined) {
     const more = rows.length > q.count;
     if (more) rows.length = q.count;
@@ -116,6 +123,10 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   }
   // A short page that is not empty ends the result: its position gives the total, which
   // saves the count query on the common lookups (userName eq …) that IdPs send.
-  const total = rows.length > 0 && rows.length < q.count ? q.startIndex - 1 + rows.length : q.startIndex === 1 && rows.length === 0 ? 0 : await countRows();
+  const total =
+    rows.length > 0 && rows.length < q.count ? q.startIndex - 1 + rows.length
+    : q.startIndex === 1 && rows.length === 0 ? 0
+    : inlineCount && rows[0] ? Number(rows[0].inlineTotal)
+    : await countRows();
   return { total, rows };
 }

@@ -37,13 +37,16 @@ function columns(resource: Record<string, unknown>) {
   };
 }
 
-const SELECT = `u.id, u.user_name as "userName", u.active, u.resource, u.version::text as version,
+/** The columns of a UserRow; `resource`: the expression for the resource column. */
+const userColumns = (resource = 'u.resource') => `u.id, u.user_name as "userName", u.active, ${resource} as resource, u.version::text as version,
   to_json(u.created_at)#>>'{}' as created, to_json(u.last_modified)#>>'{}' as "lastModified",
   u.created_at::text as "createdAtKey"`;
+const SELECT = userColumns();
 
 // The groups of a user in the same query as the user: one round trip for a page of users.
-const SELECT_GROUPS = `(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
-     from scim_group_members m join scim_groups g on g.id = m.group_id where m.member_id = u.id) as groups`;
+const GROUPS_OF_USER = `(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
+     from scim_group_members m join scim_groups g on g.id = m.group_id where m.member_id = u.id)`;
+const SELECT_GROUPS = `${GROUPS_OF_USER} as groups`;
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
@@ -247,14 +250,26 @@ export async function deleteUser(pool: Pool, organizationId: string, id: string,
   }));
 }
 
+/** A key of a users page, with the user's row when listUserKeys could read it in the same statement. */
+export type UserKey = RowKey & Partial<UserRow>;
+
 /**
  * A page of users as keys (id, paging key, approximate size) in list order: the HTTP layer
- * fetches the rows in memory-bounded chunks (getUsersByIds) and streams them.
+ * fetches the rows in memory-bounded chunks (getUsersByIds) and streams them. With
+ * `preloadBytes`, the same statement also returns the row of every user whose weight is at
+ * most preloadBytes ÷ count (`resource` set; else only the key), so a page of ordinary users
+ * is one statement instead of two while the rows it holds stay within preloadBytes.
  */
-export async function listUserKeys(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<RowKey>> {
+export async function listUserKeys(db: Queryable, organizationId: string, q: ListQuery, withGroups = false, preloadBytes = 0): Promise<ListPage<UserKey>> {
   const groups = withGroups ? ' + 80 * (select count(*) from scim_group_members m where m.member_id = u.id)' : '';
-  const select = `u.id, u.created_at::text as "createdAtKey", ${jsonbWeight('u.resource')}${groups} as weight`;
-  return listRows<RowKey>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
+  const weight = `${jsonbWeight('u.resource')}${groups}`;
+  let select = `u.id, u.created_at::text as "createdAtKey", ${weight} as weight`;
+  const perRow = Math.floor(preloadBytes / Math.max(1, q.count));
+  if (perRow > 0) {
+    const small = `${weight} <= ${perRow}`;
+    select = `${userColumns(`case when ${small} then u.resource end`)}, ${weight} as weight${withGroups ? `, case when ${small} then ${GROUPS_OF_USER} end as groups` : ''}`;
+  }
+  return listRows<UserKey>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
