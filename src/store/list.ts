@@ -38,6 +38,8 @@ export interface ListSpec {
   /** extra predicate, e.g. "u.deleted_at is null" */
   live: string;
   select: string;
+  /** The page query's FROM when it differs from `from` (e.g. with a LATERAL the count does not need). */
+  pageFrom?: string;
 }
 
 /** Uncompressed size of a jsonb column (`|| '{}'` detoasts it; pg_column_size alone gives the compressed size). */
@@ -111,7 +113,7 @@ export async function listRows<T extends { id: string; createdAtKey: string }>(
   // a second statement run only when needed.
   const inlineCount = q.cursor === undefined && !q.filter;
   const select = inlineCount ? `${spec.select}, (select count(*) from ${spec.from} where ${countWhere}) as "inlineTotal"` : spec.select;
-  const { rows } = await db.query<T & { inlineTotal?: string }>(`select ${select} from ${spec.from} where ${where} order by ${order} ${paging}`, params);
+  const { rows } = await db.query<T & { inlineTotal?: string }>(`select ${select} from ${spec.pageFrom ?? spec.from} where ${where} order by ${order} ${paging}`, params);
   if (q.cursor !== undefined) {
     const more = rows.length > q.count;
     if (more) rows.length = q.count;

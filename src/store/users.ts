@@ -262,14 +262,16 @@ export type UserKey = RowKey & Partial<UserRow>;
  */
 export async function listUserKeys(db: Queryable, organizationId: string, q: ListQuery, withGroups = false, preloadBytes = 0): Promise<ListPage<UserKey>> {
   const groups = withGroups ? ' + 80 * (select count(*) from scim_group_members m where m.member_id = u.id)' : '';
-  const weight = `${jsonbWeight('u.resource')}${groups}`;
-  let select = `u.id, u.created_at::text as "createdAtKey", ${weight} as weight`;
+  // The weight once per row, though both the key and the preload test use it (a LATERAL with
+  // "offset 0": without it the planner inlines the expression into each use).
+  const pageFrom = `scim_users u cross join lateral (select ${jsonbWeight('u.resource')}${groups} as weight offset 0) w`;
+  let select = 'u.id, u.created_at::text as "createdAtKey", w.weight';
   const perRow = Math.floor(preloadBytes / Math.max(1, q.count));
   if (perRow > 0) {
-    const small = `${weight} <= ${perRow}`;
-    select = `${userColumns(`case when ${small} then u.resource end`)}, ${weight} as weight${withGroups ? `, case when ${small} then ${GROUPS_OF_USER} end as groups` : ''}`;
+    const small = `w.weight <= ${perRow}`;
+    select = `${userColumns(`case when ${small} then u.resource end`)}, w.weight${withGroups ? `, case when ${small} then ${GROUPS_OF_USER} end as groups` : ''}`;
   }
-  return listRows<UserKey>(db, { target: USERS_SQL, from: 'scim_users u', live: 'u.deleted_at is null', select }, organizationId, q);
+  return listRows<UserKey>(db, { target: USERS_SQL, from: 'scim_users u', pageFrom, live: 'u.deleted_at is null', select }, organizationId, q);
 }
 
 export async function listUsers(db: Queryable, organizationId: string, q: ListQuery, withGroups = false): Promise<ListPage<UserRow>> {
