@@ -26,6 +26,17 @@ const calls = (org: string) => target.writes(org).map((w) => `${w.method} ${w.em
 const gauge = async (g: typeof driftMembers | typeof revocationsHeld, labels: Record<string, string>) =>
   (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))?.value;
 
+/**
+ * Waits for the first full pass of a new organization (scheduled at once by the housekeeping)
+ * to finish, and the queue to drain: the next is a resyncInterval away, so no scheduled pass
+ * races with what the test does next (a full pass applies a deactivation without a latency
+ * origin, and holds a whole wave of revocations where per-user passes revoke up to the limit).
+ */
+async function firstFullPass(org: string): Promise<void> {
+  await waitFor(async () => (await db.pool.query(`select 1 from reconcile_status where organization_id = $1 and last_full_sync_at is not null`, [org])).rowCount === 1, 10_000, 'first full pass');
+  await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'queue drained');
+}
+
 /** The store parts of a CommandContext over the test database. */
 const storeOf = (d: TestDatabase) => ({ pool: d.pool, store: makeReconcilerStore(d.pool), openStore: (max: number) => openReconcilerStore(d.url, max) });
 
@@ -53,10 +64,8 @@ describe('reconciler', () => {
     const count = async (labels: Record<string, string>, m: typeof reconcileTotal | typeof targetRequestsTotal) =>
       (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((a, v) => a + v.value, 0);
     const org = await createOrg(db.pool, 'rejecting', httpSpec());
-    // The first full pass (scheduled at once for a new organization) has finished: the next
-    // is a resyncInterval away, so nothing clears the error recorded below.
-    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_status where organization_id = $1 and last_full_sync_at is not null`, [org])).rowCount === 1, 10_000, 'first full pass');
-    await waitFor(async () => (await db.pool.query(`select 1 from reconcile_queue where organization_id = $1`, [org])).rowCount === 0, 5000, 'queue drained');
+    // Nothing clears the error recorded below.
+    await firstFullPass(org);
     const terminalBefore = await count({ result: 'terminal' }, reconcileTotal);
     const rejectedBefore = await count({ target: 'http', operation: 'grant', outcome: 'client_error' }, targetRequestsTotal);
     target.failNext(1, { status: 403, method: 'PUT' });
@@ -71,6 +80,7 @@ describe('reconciler', () => {
 
   it('grants, updates the role from a mapped group, and revokes a deactivated user, each once', async () => {
     const org = await createOrg(db.pool, 'life', httpSpec({ roleMappings: [{ group: 'Admins', role: 'admin', teams: ['ops'] }] }));
+    await firstFullPass(org);
     const ann = await addUser(db.pool, org, 'Ann@Example.com', { displayName: 'Ann' });
     await target.waitForWrites(1, 5000, 'life');
     const admins = await addGroup(db.pool, org, 'admins'); // displayName matches case-insensitively
@@ -176,6 +186,7 @@ describe('reconciler', () => {
     const names = Array.from({ length: 8 }, (_, i) => `m${i}@x.io`);
     await addUsers(db.pool, org, names);
     await waitFor(() => target.members('mass').length === 8, 5000, 'eight members');
+    await firstFullPass(org);
     const ids = (await db.pool.query(`select id from scim_users where organization_id = $1 order by user_name`, [org])).rows.map((r) => r.id);
     await updateUser(db.pool, org, ids.slice(0, 6), { active: false });
     await waitFor(async () => (await gauge(revocationsHeld, { organization: 'mass' })) === 4, 5000, 'four held');
@@ -192,6 +203,7 @@ describe('reconciler', () => {
 
   it('dry run records the plan and applies nothing', async () => {
     const org = await createOrg(db.pool, 'dry', httpSpec({ dryRun: true }));
+    await firstFullPass(org);
     await addUser(db.pool, org, 'd1@x.io');
     await addUsers(db.pool, org, ['d2@x.io', 'd3@x.io']);
     await waitFor(async () => (await db.pool.query(`select last_plan from reconcile_status where organization_id = $1`, [org])).rows[0]?.last_plan?.grants === 3, 5000, 'plan recorded');
