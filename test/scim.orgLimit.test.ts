@@ -114,4 +114,35 @@ describe('per-organization concurrency limit', () => {
     expect(waited.body.detail).toMatch(/organization "gamma" \(waited 500 ms; limit 1 in progress, 1 waiting\)/);
     expect(await held.finish()).toBe(201);
   });
+
+  it('a client that leaves during authentication takes no slot with it', async () => {
+    // gamma: one slot. The token lookups of two requests are held by a lock on scim_tokens;
+    // their clients go away meanwhile; once the lock is gone, the lookups finish for requests
+    // nobody waits for. Before the fix the first kept gamma's slot for good: every later
+    // request waited 500 ms and got 429 (what a full bench run showed as 0 requests/s).
+    const locker = await s.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table scim_tokens in access exclusive mode');
+      const gone = [1, 2].map(() => {
+        const req = http.request(`${short.baseUrl}/Users?count=1`, { headers: { authorization: `Bearer ${short.token}` } });
+        req.on('error', () => {});
+        req.end();
+        return req;
+      });
+      for (;;) {
+        const { rows } = await s.pool.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from scim_tokens t%'`);
+        if (rows[0].n >= 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const req of gone) req.destroy();
+      await new Promise((r) => setTimeout(r, 200)); // the server sees both clients gone
+      await locker.query('commit');
+    } finally {
+      locker.release();
+    }
+    const after = await short.scim('/Users?count=1');
+    expect(after.status, after.text).toBe(200);
+    await queued('gamma', 0);
+  });
 });

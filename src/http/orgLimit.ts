@@ -48,6 +48,12 @@ export function orgConcurrencyLimit(o: OrgLimitOptions): RequestHandler {
     let held = false;
     const start = () => {
       held = true;
+      // The client may have gone away before the slot came: while the token was looked up
+      // (this runs after authentication) or while it waited. Its 'close' has fired already and
+      // fires for no later listener, so the slot goes back now: kept, it stayed taken for good,
+      // and the 8 slots of an organization whose IdP gave up on requests during a slow token
+      // lookup were gone until a restart (every later request waited, then got 429).
+      if (res.destroyed || res.writableEnded) return release(key, g);
       // 'close' fires for finished and for aborted responses alike: the slot is freed once.
       res.once('close', () => release(key, g));
       next();
@@ -61,8 +67,7 @@ export function orgConcurrencyLimit(o: OrgLimitOptions): RequestHandler {
     const waiter = () => {
       clearTimeout(timer);
       scimOrgRequestsQueued.dec({ organization });
-      if (res.writableEnded || res.destroyed) return release(key, g); // client went away while waiting
-      start();
+      start(); // releases the slot at once if the client went away while waiting
     };
     const timer = setTimeout(() => {
       const i = g.waiting.indexOf(waiter);
