@@ -3,6 +3,7 @@
 // collate "C" (byte order), which is the order compareEmails() and the targets use. Rows come
 // back as stored; the reconciler parses specs and turns rows into members
 // (src/reconciler/desired.ts).
+import { readAhead } from '../pages.js';
 import type { Queryable } from './pool.js';
 
 /** An organization as stored (spec unparsed). */
@@ -126,51 +127,35 @@ export async function readMemberRows(db: Queryable, organizationId: string, grou
 }
 
 /**
- * Starts `page` now, for a stream to read ahead: the next page's query runs while the caller
- * works through the current one. A stream abandoned mid-way leaves its read-ahead settled
- * and handled (no unhandled rejection); a stream read on leaves the error to its `await`.
- */
-function ahead<T>(page: () => Promise<T>): Promise<T> {
-  const p = page();
-  p.catch(() => {});
-  return p;
-}
-
-/**
  * Users in email order, keyset-paged on (email, id) so tombstones of one email never split
- * badly, a page per element; one page is read ahead (the full pass waits on Postgres and the target in turn
- * otherwise: half of a 100,000-member pass was idle).
+ * badly, a page per element; one page is read ahead (readAhead).
  */
-export async function* userRows(db: Queryable, organizationId: string, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredUserRow[]> {
-  const page = (cursor: [string, string]) =>
-    ahead(async () => (await db.query<DesiredUserRow>(
-      `select ${groups.groupIds.length ? USER_COLUMNS : USER_COLUMNS_NO_GROUPS} from scim_users u
+export function userRows(db: Queryable, organizationId: string, groups: MappedGroups, pageSize: number): AsyncGenerator<DesiredUserRow[]> {
+  const columns = groups.groupIds.length ? USER_COLUMNS : USER_COLUMNS_NO_GROUPS;
+  return readAhead<[string, string], DesiredUserRow[]>(
+    ['', '00000000-0000-0000-0000-000000000000'],
+    async (cursor) => (await db.query<DesiredUserRow>(
+      `select ${columns} from scim_users u
         where u.organization_id = $1::uuid and (lower(u.user_name) collate "C", u.id) > ($4::text, $5::uuid)
         order by lower(u.user_name) collate "C", u.id
         limit $6::int`,
       [organizationId, groups.groupIds, groups.indexes, cursor[0], cursor[1], pageSize],
-    )).rows);
-  let next: Promise<DesiredUserRow[]> | undefined = page(['', '00000000-0000-0000-0000-000000000000']);
-  while (next) {
-    const rows: DesiredUserRow[] = await next;
-    const last = rows[rows.length - 1];
-    next = rows.length < pageSize || !last ? undefined : page([last.email, last.id]);
-    yield rows;
-  }
+    )).rows,
+    (rows) => {
+      const last = rows[rows.length - 1];
+      return rows.length < pageSize || !last ? undefined : [last.email, last.id];
+    },
+  );
 }
 
 /** Managed members' emails in email order, keyset-paged (a page per element), one page read ahead. */
-export async function* managedEmails(db: Queryable, organizationId: string, pageSize: number): AsyncGenerator<string[]> {
-  const page = (cursor: string) =>
-    ahead(async () => (await db.query<{ email: string }>(
+export function managedEmails(db: Queryable, organizationId: string, pageSize: number): AsyncGenerator<string[]> {
+  return readAhead<string, string[]>(
+    '',
+    async (cursor) => (await db.query<{ email: string }>(
       `select email from reconcile_managed_members where organization_id = $1::uuid and email > $2::text order by email limit $3::int`,
       [organizationId, cursor, pageSize],
-    )).rows.map((r) => r.email));
-  let next: Promise<string[]> | undefined = page('');
-  while (next) {
-    const emails: string[] = await next;
-    const last = emails[emails.length - 1];
-    next = emails.length < pageSize || last === undefined ? undefined : page(last);
-    yield emails;
-  }
+    )).rows.map((r) => r.email),
+    (emails) => (emails.length < pageSize ? undefined : emails[emails.length - 1]),
+  );
 }

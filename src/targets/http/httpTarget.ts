@@ -6,6 +6,7 @@ import https from 'node:https';
 import { z } from 'zod';
 import type { HttpTargetSpec } from '../../orgs/scimConfig.js';
 import { targetRequestsTotal } from '../../metrics.js';
+import { readAhead } from '../../pages.js';
 import {
   TargetRejectedError,
   TargetRetryLaterError,
@@ -177,24 +178,20 @@ export function makeHttpTarget(opts: HttpTargetOptions): Target {
     kind: 'http',
     supportsTeams: true,
     async *list(signal) {
-      // One page is read ahead: the target serves the next page while the reconciler merges
-      // this one (a full pass otherwise waits on the target and Postgres in turn).
-      const page = (cursor: string | null | undefined): Promise<z.infer<typeof pageSchema>> => {
-        const url = `${base}?limit=${opts.pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-        const p = request('list', 'GET', url, undefined, undefined, signal).then((r) => {
-          const parsed = pageSchema.safeParse(JSON.parse(r.body || 'null'));
-          if (!parsed.success) throw new TargetRejectedError(`GET ${url}: response does not match the contract: ${parsed.error.message}`);
-          return parsed.data;
-        });
-        p.catch(() => {}); // a list abandoned mid-way leaves its read-ahead handled
-        return p;
-      };
-      let next: Promise<z.infer<typeof pageSchema>> | undefined = page(undefined);
-      while (next) {
-        const got: z.infer<typeof pageSchema> = await next;
-        next = got.nextCursor ? page(got.nextCursor) : undefined;
-        yield got.members.map(toActual);
-      }
+      // One page is read ahead (readAhead): the target serves the next page while the
+      // reconciler merges this one.
+      const pages = readAhead<string | undefined, z.infer<typeof pageSchema>>(
+        undefined,
+        async (cursor) => {
+          const url = `${base}?limit=${opts.pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+          const r = await request('list', 'GET', url, undefined, undefined, signal);
+          const page = pageSchema.safeParse(JSON.parse(r.body || 'null'));
+          if (!page.success) throw new TargetRejectedError(`GET ${url}: response does not match the contract: ${page.error.message}`);
+          return page.data;
+        },
+        (page) => page.nextCursor || undefined,
+      );
+      for await (const page of pages) yield page.members.map(toActual);
     },
     async get(email, signal) {
       const r = await request('get', 'GET', memberUrl(email), undefined, undefined, signal, true);
