@@ -1,9 +1,9 @@
 // A/B of two configurations of ours, back to back, for measuring one change on a noisy machine:
 //   node bench/ab.mjs [--a 'K=V,K=V'] [--b 'K=V,...'] [--a-root DIR] [--b-root DIR]
-//                     [--case lookup|post|page|patch] [--rounds 5] [--duration 3] [--users 10000]
+//                     [--case lookup|post|page|patch|member] [--conc 16] [--rounds 5] [--duration 3] [--users 10000]
 // Both run as `node <root>/dist/main.js start` (ingress only, LOG_LEVEL=info unless overridden)
 // on one fresh database; each round loads A then B (then B then A, alternating the order) with
-// autocannon at c16; prints each round's A/B ratio, their median and the load average.
+// autocannon at c16 (--conc); prints each round's A/B ratio, their median and the load average.
 // Besides req/s (which a loaded machine makes noisy), per request: the server process's CPU
 // time (utime+stime from /proc, ms) and Postgres transactions (pg_stat_database.xact_commit,
 // i.e. statements outside a transaction block), which contention does not distort.
@@ -34,6 +34,7 @@ const which = arg('case', 'lookup');
 const rounds = Number(arg('rounds', 5));
 const duration = Number(arg('duration', 3));
 const users = Number(arg('users', 10_000));
+const conc = Number(arg('conc', 16));
 /** @param {string} m */
 const say = (m) => process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
@@ -65,8 +66,13 @@ try {
   const A = await start('A', path.resolve(arg('a-root', ROOT)), envOf(arg('a')));
   const B = await start('B', path.resolve(arg('b-root', ROOT)), envOf(arg('b')));
   say(`seeding ${users} users`);
-  await seedOurs(A, 'demo', 'abu', users);
-  const group = await scim(A, 'demo', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'ab' });
+  const ids = await seedOurs(A, 'demo', 'abu', users);
+  const newGroup = (/** @type {string} */ name) => scim(A, 'demo', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: name });
+  const group = await newGroup('ab');
+  // --case member: each system adds members to a group of its own, a different user each time
+  // (scenario 3's Entra "Add members" body), so no PATCH is a no-op.
+  const memberGroups = { A: await newGroup('abA'), B: await newGroup('abB') };
+  const memberNext = { A: 0, B: 0 };
   /** @param {number} n */
   const pick = (n) => (n * 7919) % users;
   /**
@@ -74,7 +80,7 @@ try {
    * @param {string} tag
    */
   const run = (sys, tag) => {
-    const common = { url: sys.url, token: sys.tokens.demo, duration };
+    const common = { url: sys.url, token: sys.tokens.demo, duration, connections: conc };
     if (which === 'lookup') return load({ ...common, path: (n) => `/scim/v2/demo/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
     if (which === 'page') return load({ ...common, path: '/scim/v2/demo/Users?startIndex=1&count=100' });
     if (which === 'post') return load({ ...common, method: 'POST', path: '/scim/v2/demo/Users', body: (n) => userBody(`ab${tag}-`, n) });
@@ -82,6 +88,11 @@ try {
       /** @param {number} n */
       const op = (n) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: `g${tag}${n}` }] });
       return load({ ...common, method: 'PATCH', path: `/scim/v2/demo/Groups/${group.id}`, body: op });
+    }
+    if (which === 'member') {
+      const k = /** @type {'A' | 'B'} */ (tag[0]);
+      const op = () => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[(memberNext[k]++ * 2 + (k === 'A' ? 0 : 1)) % ids.length] }] }] });
+      return load({ ...common, method: 'PATCH', path: `/scim/v2/demo/Groups/${memberGroups[k].id}`, body: op });
     }
     throw new Error(`unknown --case ${which}`);
   };

@@ -27,8 +27,17 @@ export type WriteStep<R> = (client: PoolClient, current: R) => Promise<R>;
 /** Takes the row lock at the start of a batch and returns the current row. */
 export type LockRow<R> = (client: PoolClient) => Promise<R>;
 
+/**
+ * A write alone in its batch, done without a transaction block: it reads the row, then writes
+ * in one statement that applies only while the row is still at the version read. Returns
+ * undefined when it cannot (the row changed meanwhile, or a change it does not handle): the
+ * request then runs as a batch of one (lock, step, commit). Like a step it may run again.
+ */
+export type WriteAlone<R> = (pool: Pool) => Promise<R | undefined>;
+
 interface Pending<R> {
   step: WriteStep<R>;
+  alone?: WriteAlone<R>;
   resolve: (row: R) => void;
   reject: (err: unknown) => void;
 }
@@ -64,12 +73,12 @@ function lanesOf(pool: Pool): Map<string, Lane<unknown>> {
 
 /**
  * Runs `step` on the row `key` names, batched with the other writes to that key in flight.
- * A lone write starts its transaction at once (no timer, no batching latency); writes that
- * arrive while it runs wait and go together in the next transaction.
+ * A lone write starts at once (no timer, no batching latency), by `alone` when given; writes
+ * that arrive while it runs wait and go together in the next transaction.
  */
-export function writeBatched<R>(pool: Pool, key: string, lock: LockRow<R>, step: WriteStep<R>): Promise<R> {
+export function writeBatched<R>(pool: Pool, key: string, lock: LockRow<R>, step: WriteStep<R>, alone?: WriteAlone<R>): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    const pending: Pending<R> = { step, resolve, reject };
+    const pending: Pending<R> = { step, alone, resolve, reject };
     const lanes = lanesOf(pool);
     const lane = lanes.get(key) as Lane<R> | undefined;
     if (lane) {
@@ -95,10 +104,21 @@ async function drain<R>(pool: Pool, lanes: Map<string, Lane<unknown>>, key: stri
   }
 }
 
-/** One transaction for the batch; settles every promise only once its fate is known (commit). */
+/**
+ * One transaction for the batch; settles every promise only once its fate is known (commit).
+ * A batch of one with an `alone` form tries that first: two round trips (read, write) where
+ * the transaction takes six (begin, lock, members, mark and version, audit, commit), which is
+ * the whole of a sequential IdP's PATCH cost (docs/benchmarks.md, scenario 3 at c1).
+ */
 async function runBatch<R>(pool: Pool, batch: Pending<R>[], lock: LockRow<R>): Promise<void> {
   let outcomes: Outcome<R>[];
   try {
+    const alone = batch.length === 1 ? batch[0]!.alone : undefined;
+    const row = alone ? await retryOnDeadlock(() => alone(pool)) : undefined;
+    if (row !== undefined) {
+      batch[0]!.resolve(row);
+      return;
+    }
     outcomes = await retryOnDeadlock(() => withTransaction(pool, (client) => runSteps(client, batch, lock)));
   } catch (err) {
     for (const p of batch) p.reject(err);

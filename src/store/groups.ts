@@ -214,7 +214,97 @@ export function updateGroup(
       if (audit) await recordWrite(client, organizationId, audit.ctx, audit.operation, id);
       return row;
     },
+    (db) => writeGroupAlone(db, organizationId, id, ifMatch, change, audit),
   );
+}
+
+/**
+ * The lone write (groupWriter.ts, WriteAlone): reads the group unlocked, computes the change,
+ * and applies it in ONE statement that first locks the row at the version read — member
+ * removals and additions, version bump, reconcile marker with its NOTIFY, audit entry — so
+ * all of it commits together or not at all, as in the batch. Undefined (the caller takes the
+ * locked path, which re-reads) when the group changed since the read, or for what the
+ * statement does not do: removeAll and replaceAll (PUT, `replace members`), and an id both
+ * removed and added (a PATCH nets those, src/scim/patch/members.ts; the locked path applies
+ * removals first for any other caller).
+ * Throws NotFoundError, VersionMismatchError (If-Match against the version read) and the
+ * change's own errors, as the batch does.
+ */
+async function writeGroupAlone(
+  db: Queryable,
+  organizationId: string,
+  id: string,
+  ifMatch: string[] | undefined,
+  change: (current: GroupRow) => GroupChange,
+  audit?: AuditOperation,
+): Promise<GroupRow | undefined> {
+  const current = await getGroup(db, organizationId, id);
+  if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
+  const ch = change(current);
+  const m = ch.members ?? { add: [], remove: [] };
+  if (m.removeAll || m.replaceAll) return undefined;
+  const renamed = isRename(ch, current);
+  const addValues = [...new Set(m.add.map((r) => r.value))];
+  const add = addValues.filter((v) => UUID.test(v));
+  const remove = [...new Set(m.remove.filter((v) => UUID.test(v)))];
+  if (remove.some((v) => add.includes(v))) return undefined;
+  const unknown = addValues.filter((v) => !UUID.test(v));
+  const attrs = renamed ? columns(ch.resource!) : undefined;
+  const values: unknown[] = [id, organizationId, current.version, remove, add, renamed];
+  if (attrs) values.push(attrs.displayName, attrs.externalId, JSON.stringify(ch.resource));
+  let auditCte = '';
+  if (audit) {
+    values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
+    const n = values.length;
+    auditCte = `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+               select $2::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, c.id::text, $${n}::text from cur c)`;
+  }
+  // Every other part waits on `cur` (a one-time filter on it, evaluated before its scan), so
+  // the group row is locked first, then the members' rows, as in the batch (lockOrder.ts).
+  // insertMembers explains the FOR KEY SHARE on the members added.
+  const { rows } = await db.query<GroupRow & { locked: boolean; skipped: string[] | null; notified?: unknown }>(prepared(
+    `with cur as materialized (
+       select g.id from scim_groups g
+        where g.id = $1::uuid and g.organization_id = $2::uuid and g.version = $3::bigint for update),
+     rm as (delete from scim_group_members m
+             where m.group_id = $1::uuid and m.member_id = any($4::uuid[]) and exists (select 1 from cur)
+             returning m.member_id as id, m.member_type as type),
+     lu as (select u.id from scim_users u
+             where u.id = any($5::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
+               and exists (select 1 from cur)
+             order by u.id for key share),
+     lg as (select g.id from scim_groups g
+             where g.id = any($5::uuid[]) and g.organization_id = $2::uuid and exists (select 1 from cur)
+             order by g.id for key share),
+     w as (select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
+             from unnest($5::uuid[]) as w(id)
+             left join lu u on u.id = w.id
+             left join lg g on g.id = w.id),
+     ins as (insert into scim_group_members (group_id, member_id, member_type, organization_id)
+             select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null and exists (select 1 from cur)
+             on conflict do nothing returning member_id as id, member_type as type),
+     touched as (select id, type from rm union all select id, type from ins),
+     whole as (select $6::boolean or exists (select 1 from touched where type <> 'User')
+                      or (select count(*) from touched) > ${MAX_USER_ITEMS} as org),
+     q as (${markStatement('$2', `select null::uuid from whole where whole.org
+                                   union all
+                                   select distinct t.id from touched t, whole where not whole.org and t.type = 'User'`)}),
+     g as (update scim_groups g
+              set ${attrs ? 'display_name = $7::text, external_id = $8::text, resource = $9::jsonb,' : ''}
+                  version = g.version + 1, last_modified = clock_timestamp()
+            where g.id = (select id from cur) and ($6::boolean or exists (select 1 from touched))
+            returning ${SELECT})${auditCte}
+     select g.*, exists (select 1 from cur) as locked,
+            (select array_agg(w.id::text) from w where w.type is null) as skipped,
+            ${notifyAfter('q', '$2')} as notified
+       from (select 1) as one left join g on true`,
+    values,
+  ));
+  const { locked, skipped, notified: _, ...row } = rows[0]!;
+  if (!locked) return undefined;
+  const unknownMembers = [...unknown, ...(skipped ?? [])];
+  if (row.id === null) return { ...current, unknownMembers };
+  return { ...row, unknownMembers };
 }
 
 /** One request's write on the locked row `current`; returns the row it leaves. */
