@@ -5,11 +5,11 @@
 // on one fresh database; each round loads A then B (then B then A, alternating the order) with
 // autocannon at c16 (--conc); prints each round's A/B ratio, their median and the load average.
 // Besides req/s (which a loaded machine makes noisy), per request: the server process's CPU
-// time (utime+stime from /proc, ms) and Postgres transactions (pg_stat_database.xact_commit,
+// time (utime+stime from /proc, ms), Postgres's CPU time (all its processes) and Postgres transactions (pg_stat_database.xact_commit,
 // i.e. statements outside a transaction block), which contention does not distort.
 // --a-root/--b-root: another checkout (built) to compare code rather than settings.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import path from 'node:path';
 import { freshDatabase, loadavg, median, ROOT, startPostgres, stopAllChildren, runNode, spawnNode, waitForHttp } from './lib/common.mjs';
@@ -103,12 +103,26 @@ try {
     const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
   };
+  // Postgres's CPU (ms): the postmaster with its reaped children, plus every live child
+  // (backends, WAL writer, ...). The backends are the ones both systems' pools keep open.
+  const postmaster = Number((await readFile(`/proc/${(await stats.query('select pg_backend_pid() as pid')).rows[0].pid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+  const pgCpuMs = async () => {
+    const f = (await readFile(`/proc/${postmaster}/stat`, 'utf8')).split(') ')[1].split(' ');
+    let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    for (const pid of await readdir('/proc').catch(() => [])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const g = st.split(') ')[1]?.split(' ');
+      if (g && Number(g[1]) === postmaster) ticks += Number(g[11]) + Number(g[12]);
+    }
+    return (ticks * 1000) / 100;
+  };
   const xacts = async () => {
     await stats.query('select pg_stat_clear_snapshot()');
     return Number((await stats.query('select xact_commit from pg_stat_database where datname = current_database()')).rows[0].xact_commit);
   };
-  /** @type {Record<'A' | 'B', { cpu: number[], xact: number[] }>} */
-  const per = { A: { cpu: [], xact: [] }, B: { cpu: [], xact: [] } };
+  /** @type {Record<'A' | 'B', { cpu: number[], pg: number[], xact: number[] }>} */
+  const per = { A: { cpu: [], pg: [], xact: [] }, B: { cpu: [], pg: [], xact: [] } };
   const ratios = [];
   /** @type {Record<'A' | 'B', number[]>} */
   const rps = { A: [], B: [] };
@@ -119,12 +133,13 @@ try {
     const got = {};
     for (const k of order) {
       const sys = k === 'A' ? A : B;
-      const [c0, x0] = [await cpuMs(sys.child.pid), await xacts()];
+      const [c0, p0, x0] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts()];
       const res = await run(sys, `${k}${r}`);
       await new Promise((r) => setTimeout(r, 600)); // pg_stat counters are flushed at most every 0.5 s
-      const [c1, x1] = [await cpuMs(sys.child.pid), await xacts()];
+      const [c1, p1, x1] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts()];
       const n = res.ok + res.non2xx;
       per[k].cpu.push((c1 - c0) / n);
+      per[k].pg.push((p1 - p0) / n);
       per[k].xact.push((x1 - x0 - 2) / n);
       if (res.errors || res.non2xx) say(`${k}: ${res.errors} errors, ${res.non2xx} non-2xx`);
       got[k] = res.rps;
@@ -132,12 +147,13 @@ try {
     }
     ratios.push(got.A / got.B);
     say(
-      `round ${r + 1}: A ${got.A.toFixed(0)}/s ${per.A.cpu.at(-1)?.toFixed(2)} cpu-ms/req ${per.A.xact.at(-1)?.toFixed(2)} xact/req | ` +
-        `B ${got.B.toFixed(0)}/s ${per.B.cpu.at(-1)?.toFixed(2)} cpu-ms/req ${per.B.xact.at(-1)?.toFixed(2)} xact/req | A/B rps ${(got.A / got.B).toFixed(3)}  load ${JSON.stringify(loadavg())}`,
+      `round ${r + 1}: A ${got.A.toFixed(0)}/s ${per.A.cpu.at(-1)?.toFixed(2)} cpu-ms/req pg ${per.A.pg.at(-1)?.toFixed(2)} ${per.A.xact.at(-1)?.toFixed(2)} xact/req | ` +
+        `B ${got.B.toFixed(0)}/s ${per.B.cpu.at(-1)?.toFixed(2)} cpu-ms/req pg ${per.B.pg.at(-1)?.toFixed(2)} ${per.B.xact.at(-1)?.toFixed(2)} xact/req | A/B rps ${(got.A / got.B).toFixed(3)}  load ${JSON.stringify(loadavg())}`,
     );
   }
   const out = { case: which, a: arg('a') ?? '', b: arg('b') ?? '', aRoot: arg('a-root') ?? '.', bRoot: arg('b-root') ?? '.', rounds, duration, users, medianA: median(rps.A), medianB: median(rps.B), medianRatio: median(ratios), ratios,
     cpuMsPerRequest: { A: median(per.A.cpu), B: median(per.B.cpu), ratio: Number(median(per.A.cpu)) / Number(median(per.B.cpu)) },
+    postgresCpuMsPerRequest: { A: median(per.A.pg), B: median(per.B.pg) },
     xactPerRequest: { A: median(per.A.xact), B: median(per.B.xact) }, load: loadavg() };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await stats.end();

@@ -12,6 +12,7 @@ import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { GROUPS_SQL } from './filterSql.js';
+import { withWake } from './wakeups.js';
 
 export interface GroupRow {
   id: string;
@@ -231,7 +232,7 @@ export function updateGroup(
  * change's own errors, as the batch does.
  */
 async function writeGroupAlone(
-  db: Queryable,
+  db: Pool,
   organizationId: string,
   id: string,
   ifMatch: string[] | undefined,
@@ -262,7 +263,9 @@ async function writeGroupAlone(
   // Every other part waits on `cur` (a one-time filter on it, evaluated before its scan), so
   // the group row is locked first, then the members' rows, as in the batch (lockOrder.ts).
   // insertMembers explains the FOR KEY SHARE on the members added.
-  const { rows } = await db.query<GroupRow & { locked: boolean; skipped: string[] | null; notified?: unknown }>(prepared(
+  type Out = GroupRow & { locked: boolean; skipped: string[] | null; notified?: unknown };
+  // The version is bumped exactly when a marker is written (both: renamed or members touched).
+  const rows = await withWake(db, organizationId, (notify) => db.query<Out>(prepared(
     `with cur as materialized (
        select g.id from scim_groups g
         where g.id = $1::uuid and g.organization_id = $2::uuid and g.version = $3::bigint for update),
@@ -295,11 +298,11 @@ async function writeGroupAlone(
             where g.id = (select id from cur) and ($6::boolean or exists (select 1 from touched))
             returning ${SELECT})${auditCte}
      select g.*, exists (select 1 from cur) as locked,
-            (select array_agg(w.id::text) from w where w.type is null) as skipped,
-            ${notifyAfter('q', '$2')} as notified
+            (select array_agg(w.id::text) from w where w.type is null) as skipped
+            ${notify ? `, ${notifyAfter('q', '$2')} as notified` : ''}
        from (select 1) as one left join g on true`,
     values,
-  ));
+  )), (r) => r[0]?.id != null);
   const { locked, skipped, notified: _, ...row } = rows[0]!;
   if (!locked) return undefined;
   const unknownMembers = [...unknown, ...(skipped ?? [])];

@@ -1,7 +1,9 @@
 // The work queue (reconcile_queue): rows are keys, never payloads.
 // - Marking (DESIGN.md: write and enqueue in one transaction): the SCIM store calls
 //   markForReconcile inside the transaction of every write to users, groups or memberships;
-//   pg_notify is transactional, so workers are woken only once the change commits.
+//   pg_notify is transactional, so workers are woken only once the change commits. The
+//   one-statement writes (createUser, the optimistic user write, the lone group write)
+//   coalesce their NOTIFYs per organization instead (wakeups.ts).
 // - Claiming: FOR UPDATE SKIP LOCKED, so replicas share work without a leader; a claim is a
 //   lease kept alive by heartbeats, so a crashed worker's items are claimed again once it
 //   expires. The reconciler's loop (src/reconciler/worker.ts) decides what to claim and how

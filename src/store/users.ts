@@ -5,6 +5,7 @@ import type { PoolClient, Pool, Queryable } from './pool.js';
 import { SQLSTATE, prepared, sqlState, withTransaction } from './pool.js';
 import { ConflictError, NotFoundError, VersionMismatchError } from './errors.js';
 import { markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
+import { withWake } from './wakeups.js';
 import type { FilterNode } from '../scim/filter.js';
 import { jsonbWeight, listRows, lookupRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { retryOnDeadlock } from './groupWriter.js';
@@ -97,18 +98,21 @@ export async function createUser(
     ? `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
                select $1::uuid, $7::text, $8::text, 'User.create', u.id::text, $9::text from u)`
     : '';
-  const { rows } = await pool.query<UserRow>(prepared(
+  const rows = await withWake(pool, organizationId, (notify) => pool.query<UserRow>(prepared(
     `with u as (
        insert into scim_users as u (organization_id, user_name, external_id, display_name, active, resource)
        values ($1::uuid, $2::text, $3::text, $4::text, $5::boolean, $6::jsonb)
        on conflict (organization_id, lower(user_name)) where deleted_at is null do nothing
        returning ${SELECT}
      ), q as (${markStatement('$1', 'select id from u')})${auditCte}
-     select u.*, ${notifyAfter('q', '$1')} as notified from u`,
+     select u.*${notify ? `, ${notifyAfter('q', '$1')} as notified` : ''} from u`,
     [organizationId, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource),
       ...(audit ? [audit.organization, audit.actor, audit.requestId ?? null] : [])],
-  ));
-  if (rows[0]) return { row: { ...rows[0], groups: [] }, reprovisioned: false };
+  )));
+  if (rows[0]) {
+    const { notified: _, ...row } = rows[0] as UserRow & { notified?: unknown };
+    return { row: { ...row, groups: [] }, reprovisioned: false };
+  }
   return withTransaction(pool, async (client) => {
     const existing = await findLiveByUserName(client, organizationId, c.userName);
     if (!existing || existing.active) throw new ConflictError(conflictDetail(c.userName));
@@ -147,7 +151,8 @@ async function dropMemberships(client: PoolClient, userId: string): Promise<void
  * `audit`, records the write — one statement, so all three commit together or not at all.
  * With `expectedVersion`, only a live user still at that version is written: undefined when
  * it is not (changed or deleted since it was read). Throws ConflictError when the new
- * userName is taken.
+ * userName is taken. `autocommit`: `db` is a pool and the statement commits on its own, so
+ * its NOTIFY is coalesced (wakeups.ts); inside a transaction it always carries its NOTIFY.
  */
 async function writeUser(
   db: Queryable,
@@ -156,6 +161,7 @@ async function writeUser(
   resource: Record<string, unknown>,
   audit?: AuditOperation,
   expectedVersion?: string,
+  autocommit = false,
 ): Promise<UserRow | undefined> {
   const c = columns(resource);
   const values: unknown[] = [organizationId, id, c.userName, c.externalId, c.displayName, c.active, JSON.stringify(resource)];
@@ -171,16 +177,17 @@ async function writeUser(
     auditCte = `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
                select $1::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, u.id::text, $${n}::text from u)`;
   }
+  const statement = (notify: boolean) => db.query<UserRow>(prepared(
+    `with u as (
+       update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
+              resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
+        where u.organization_id = $1::uuid and u.id = $2::uuid${guard} returning ${SELECT}
+     ), q as (${markStatement('$1', 'select id from u')})${auditCte}
+     select u.*${notify ? `, ${notifyAfter('q', '$1')} as notified` : ''} from u`,
+    values,
+  ));
   try {
-    const { rows } = await db.query<UserRow>(prepared(
-      `with u as (
-         update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
-                resource = $7::jsonb, version = u.version + 1, last_modified = clock_timestamp()
-          where u.organization_id = $1::uuid and u.id = $2::uuid${guard} returning ${SELECT}
-       ), q as (${markStatement('$1', 'select id from u')})${auditCte}
-       select u.*, ${notifyAfter('q', '$1')} as notified from u`,
-      values,
-    ));
+    const rows = autocommit ? await withWake(db, organizationId, statement) : (await statement(true)).rows;
     if (!rows[0]) return undefined;
     const { notified: _, ...row } = rows[0] as UserRow & { notified?: unknown };
     return row;
@@ -225,7 +232,7 @@ export async function updateUser(
       if (audit) await recordWrite(db, organizationId, audit.ctx, audit.operation, id);
       return current;
     }
-    return writeUser(db, organizationId, id, next, audit, locked ? undefined : current.version);
+    return writeUser(db, organizationId, id, next, audit, locked ? undefined : current.version, !locked);
   };
   for (let i = 0; i < OPTIMISTIC_ATTEMPTS; i++) {
     const row = await attempt(pool, false);
