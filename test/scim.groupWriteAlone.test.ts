@@ -5,7 +5,7 @@
 // group moved on between the read and the write (and then applies on the new version, or
 // answers 412 to an If-Match of the old one), and the changes it leaves to the locked path.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -90,6 +90,53 @@ describe('a lone group PATCH', () => {
     ]);
     expect(res.status).toBe(204);
     expect(await state(g.id)).toMatchObject({ members: [users[4]!], version: v0 });
+  });
+
+  describe('after a lone write, the next one starts from the row it left (no read)', () => {
+    /** Statements the app sends to read a group (getGroup) while `fn` runs. */
+    async function groupReads(fn: () => Promise<void>): Promise<number> {
+      const spy = vi.spyOn(s.pool, 'query');
+      try {
+        await fn();
+        return spy.mock.calls.filter(([q]) => /^select .* from scim_groups g where g\.organization_id = \$1::uuid and g\.id = \$2::uuid$/s.test(typeof q === 'string' ? q : (q as { text: string }).text)).length;
+      } finally {
+        spy.mockRestore();
+      }
+    }
+
+    it('sequential member PATCHes read the group once', async () => {
+      const g = await newGroup('alone-h');
+      const v0 = (await state(g.id)).version;
+      const reads = await groupReads(async () => {
+        for (const u of users.slice(0, 4)) expect((await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: u }] }])).status).toBe(204);
+      });
+      expect(reads).toBe(1);
+      expect(await state(g.id)).toMatchObject({ version: v0 + 4, members: users.slice(0, 4).sort() });
+    });
+
+    it('a group changed elsewhere since: the write lands on the current version, keeping that change', async () => {
+      const g = await newGroup('alone-i');
+      expect((await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: users[0] }] }])).status).toBe(204);
+      await s.pool.query(`update scim_groups set version = version + 1, display_name = 'alone-i elsewhere', resource = resource || '{"displayName":"alone-i elsewhere"}' where id = $1::uuid`, [g.id]);
+      const v = (await state(g.id)).version;
+      // If-Match of the version as it is now, which the cached row does not have: no 412.
+      const res = await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: users[1] }] }], { 'If-Match': `W/"${v}"` });
+      expect(res.status).toBe(204);
+      expect(res.headers.get('etag')).toBe(`W/"${v + 1}"`);
+      expect(await state(g.id)).toEqual({ version: v + 1, displayName: 'alone-i elsewhere', members: [users[0]!, users[1]!].sort() });
+      // A rename computed on the current row, not on the cached one.
+      const body = (await s.scim(`/Groups/${g.id}`)).body;
+      expect(body.displayName).toBe('alone-i elsewhere');
+    });
+
+    it('a stale If-Match is still 412 and a group deleted elsewhere is 404', async () => {
+      const g = await newGroup('alone-j');
+      expect((await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: users[0] }] }])).status).toBe(204);
+      const v = (await state(g.id)).version;
+      expect((await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: users[1] }] }], { 'If-Match': `W/"${v - 1}"` })).status).toBe(412);
+      await s.pool.query('delete from scim_groups where id = $1::uuid', [g.id]);
+      expect((await patch(g.id, [{ op: 'add', path: 'members', value: [{ value: users[2] }] }])).status).toBe(404);
+    });
   });
 
   describe('when the group changes between the read and the write', () => {

@@ -220,16 +220,40 @@ export function updateGroup(
 }
 
 /**
- * The lone write (groupWriter.ts, WriteAlone): reads the group unlocked, computes the change,
- * and applies it in ONE statement that first locks the row at the version read — member
- * removals and additions, version bump, reconcile marker with its NOTIFY, audit entry — so
- * all of it commits together or not at all, as in the batch. Undefined (the caller takes the
- * locked path, which re-reads) when the group changed since the read, or for what the
- * statement does not do: removeAll and replaceAll (PUT, `replace members`), and an id both
- * removed and added (a PATCH nets those, src/scim/patch/members.ts; the locked path applies
- * removals first for any other caller).
+ * Rows this process recently wrote with the lone write, by "organization/group id", newest
+ * last (at most RECENT_GROUPS): a sequential IdP sends PATCH after PATCH to one group (Entra
+ * and Okta push a group's members one request at a time), and the lone write can then skip
+ * its read. A cached row is only ever a guess: the write applies only while the group is
+ * still at that row's version, and anything that does not fit (another version, another
+ * If-Match, a change that fails on it) makes it read the group as usual.
+ */
+const recentByPool = new WeakMap<Pool, Map<string, GroupRow>>();
+const RECENT_GROUPS = 1024;
+
+function recentGroups(pool: Pool): Map<string, GroupRow> {
+  let m = recentByPool.get(pool);
+  if (!m) recentByPool.set(pool, (m = new Map()));
+  return m;
+}
+
+function remember(recent: Map<string, GroupRow>, key: string, row: GroupRow) {
+  const { unknownMembers: _, ...kept } = row;
+  recent.delete(key);
+  recent.set(key, kept);
+  if (recent.size > RECENT_GROUPS) recent.delete(recent.keys().next().value!);
+}
+
+/**
+ * The lone write (groupWriter.ts, WriteAlone): computes the change on the group as this
+ * process last wrote it or, failing that, as read now (unlocked), and applies it in ONE
+ * statement that first locks the row at that version — member removals and additions,
+ * version bump, reconcile marker with its NOTIFY, audit entry — so all of it commits together
+ * or not at all, as in the batch. Undefined (the caller takes the locked path, which re-reads)
+ * when the group changed since the read, or for what the statement does not do: removeAll and
+ * replaceAll (PUT, `replace members`), and an id both removed and added (a PATCH nets those,
+ * src/scim/patch/members.ts; the locked path applies removals first for any other caller).
  * Throws NotFoundError, VersionMismatchError (If-Match against the version read) and the
- * change's own errors, as the batch does.
+ * change's own errors, as the batch does; never on the strength of the cached row alone.
  */
 async function writeGroupAlone(
   db: Pool,
@@ -239,20 +263,64 @@ async function writeGroupAlone(
   change: (current: GroupRow) => GroupChange,
   audit?: AuditOperation,
 ): Promise<GroupRow | undefined> {
+  const key = `${organizationId}/${id}`;
+  const recent = recentGroups(db);
+  const guess = recent.get(key);
+  if (guess && (ifMatch === undefined || ifMatch.includes(guess.version))) {
+    let ch: GroupChange | undefined;
+    try {
+      ch = change(guess);
+    } catch {
+      // Judged on the group as read below, not on a row that may be stale.
+    }
+    const plan = ch && planAlone(guess, ch);
+    const row = plan && (await applyAlone(db, organizationId, guess, plan, audit));
+    if (row) {
+      remember(recent, key, row);
+      return row;
+    }
+  }
+  recent.delete(key);
   const current = await getGroup(db, organizationId, id);
   if (ifMatch !== undefined && !ifMatch.includes(current.version)) throw new VersionMismatchError(current.version);
-  const ch = change(current);
+  const plan = planAlone(current, change(current));
+  const row = plan && (await applyAlone(db, organizationId, current, plan, audit));
+  if (row) remember(recent, key, row);
+  return row;
+}
+
+/** What the lone statement writes for `ch` on `current`; undefined: not a change it does. */
+interface AlonePlan {
+  renamed: boolean;
+  resource?: Record<string, unknown>;
+  add: string[];
+  remove: string[];
+  /** Values named for adding that are no uuid: skipped, reported. */
+  unknown: string[];
+}
+
+function planAlone(current: GroupRow, ch: GroupChange): AlonePlan | undefined {
   const m = ch.members ?? { add: [], remove: [] };
   if (m.removeAll || m.replaceAll) return undefined;
-  const renamed = isRename(ch, current);
   const addValues = [...new Set(m.add.map((r) => r.value))];
   const add = addValues.filter((v) => UUID.test(v));
   const remove = [...new Set(m.remove.filter((v) => UUID.test(v)))];
   if (remove.some((v) => add.includes(v))) return undefined;
-  const unknown = addValues.filter((v) => !UUID.test(v));
-  const attrs = renamed ? columns(ch.resource!) : undefined;
+  const renamed = isRename(ch, current);
+  return { renamed, resource: renamed ? ch.resource : undefined, add, remove, unknown: addValues.filter((v) => !UUID.test(v)) };
+}
+
+/**
+ * The lone statement for `plan`, applied only while the group is at `current.version`:
+ * the row it leaves (`current` when nothing changed), or undefined when the group is not at
+ * that version any more (or gone).
+ */
+async function applyAlone(db: Pool, organizationId: string, current: GroupRow, plan: AlonePlan, audit?: AuditOperation): Promise<GroupRow | undefined> {
+  const { id } = current;
+  const { renamed, add, remove, unknown } = plan;
+  const attrs = plan.resource ? columns(plan.resource) : undefined;
   const values: unknown[] = [id, organizationId, current.version, remove, add, renamed];
-  if (attrs) values.push(attrs.displayName, attrs.externalId, JSON.stringify(ch.resource));
+  if (attrs) values.push(attrs.displayName, attrs.externalId, JSON.stringify(plan.resource));
   let auditCte = '';
   if (audit) {
     values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
