@@ -8,13 +8,16 @@
 // time (utime+stime from /proc, ms), Postgres's CPU time (all its processes) and Postgres transactions (pg_stat_database.xact_commit,
 // i.e. statements outside a transaction block), which contention does not distort.
 // --a-root/--b-root: another checkout (built) to compare code rather than settings.
+// --b-peer: B is the bench's peer (bench/peers/scimmy-server.mjs, on a database of its own in
+// the same Postgres) instead of ours, for --case post and lookup: the same per-request CPU
+// figures for both, which is what explains a ratio on this 2-core machine (docs/benchmarks.md).
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import path from 'node:path';
 import { freshDatabase, loadavg, median, ROOT, startPostgres, stopAllChildren, runNode, spawnNode, waitForHttp } from './lib/common.mjs';
 import { load, userBody } from './lib/load.mjs';
-import { scim, seedOurs } from './lib/servers.mjs';
+import { scim, seedOurs, seedPeer, startPeer } from './lib/servers.mjs';
 
 const argv = process.argv.slice(2);
 /**
@@ -59,12 +62,21 @@ async function start(name, root, extra) {
   const child = spawnNode([...prof, path.join(root, 'dist/main.js'), 'start'], { ...env, PORT: String(port) }, { name });
   await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
   const token = (await runNode([path.join(root, 'dist/main.js'), 'token', 'create', 'demo'], env)).trim();
-  return { child, url: `http://127.0.0.1:${port}`, tokens: { demo: token }, base: () => '/scim/v2/demo', databaseUrl: dbUrl };
+  return { child, url: `http://127.0.0.1:${port}`, tokens: { demo: token }, token, base: () => '/scim/v2/demo', databaseUrl: dbUrl };
+}
+
+/** The peer as system B: its own database, seeded with the same users. */
+async function startPeerB() {
+  if (which !== 'post' && which !== 'lookup') throw new Error('--b-peer: only --case post and lookup');
+  const databaseUrl = await freshDatabase(pgServer.adminUrl, `bench_ab_peer_${randomBytes(4).toString('hex')}`);
+  const peer = await startPeer({ databaseUrl, token: 'peer-ab-token-0123456789' });
+  await seedPeer(peer, 'abu', users);
+  return peer;
 }
 
 try {
   const A = await start('A', path.resolve(arg('a-root', ROOT)), envOf(arg('a')));
-  const B = await start('B', path.resolve(arg('b-root', ROOT)), envOf(arg('b')));
+  const B = argv.includes('--b-peer') ? await startPeerB() : await start('B', path.resolve(arg('b-root', ROOT)), envOf(arg('b')));
   say(`seeding ${users} users`);
   const ids = await seedOurs(A, 'demo', 'abu', users);
   const newGroup = (/** @type {string} */ name) => scim(A, 'demo', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: name });
@@ -80,10 +92,11 @@ try {
    * @param {string} tag
    */
   const run = (sys, tag) => {
-    const common = { url: sys.url, token: sys.tokens.demo, duration, connections: conc };
-    if (which === 'lookup') return load({ ...common, path: (n) => `/scim/v2/demo/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
+    const common = { url: sys.url, token: sys.token, duration, connections: conc };
+    const base = sys.base('demo');
+    if (which === 'lookup') return load({ ...common, path: (n) => `${base}/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
     if (which === 'page') return load({ ...common, path: '/scim/v2/demo/Users?startIndex=1&count=100' });
-    if (which === 'post') return load({ ...common, method: 'POST', path: '/scim/v2/demo/Users', body: (n) => userBody(`ab${tag}-`, n) });
+    if (which === 'post') return load({ ...common, method: 'POST', path: `${base}/Users`, body: (n) => userBody(`ab${tag}-`, n) });
     if (which === 'patch') {
       /** @param {number} n */
       const op = (n) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: `g${tag}${n}` }] });
@@ -117,9 +130,14 @@ try {
     }
     return (ticks * 1000) / 100;
   };
-  const xacts = async () => {
-    await stats.query('select pg_stat_clear_snapshot()');
-    return Number((await stats.query('select xact_commit from pg_stat_database where datname = current_database()')).rows[0].xact_commit);
+  // Each system's own database (the peer has one of its own).
+  const statsB = B.databaseUrl === dbUrl ? stats : new pg.Client({ connectionString: B.databaseUrl });
+  if (statsB !== stats) await statsB.connect();
+  /** @param {'A' | 'B'} k */
+  const xacts = async (k) => {
+    const c = k === 'A' ? stats : statsB;
+    await c.query('select pg_stat_clear_snapshot()');
+    return Number((await c.query('select xact_commit from pg_stat_database where datname = current_database()')).rows[0].xact_commit);
   };
   /** @type {Record<'A' | 'B', { cpu: number[], pg: number[], xact: number[] }>} */
   const per = { A: { cpu: [], pg: [], xact: [] }, B: { cpu: [], pg: [], xact: [] } };
@@ -133,10 +151,10 @@ try {
     const got = {};
     for (const k of order) {
       const sys = k === 'A' ? A : B;
-      const [c0, p0, x0] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts()];
+      const [c0, p0, x0] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts(k)];
       const res = await run(sys, `${k}${r}`);
       await new Promise((r) => setTimeout(r, 600)); // pg_stat counters are flushed at most every 0.5 s
-      const [c1, p1, x1] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts()];
+      const [c1, p1, x1] = [await cpuMs(sys.child.pid), await pgCpuMs(), await xacts(k)];
       const n = res.ok + res.non2xx;
       per[k].cpu.push((c1 - c0) / n);
       per[k].pg.push((p1 - p0) / n);
@@ -157,6 +175,7 @@ try {
     xactPerRequest: { A: median(per.A.xact), B: median(per.B.xact) }, load: loadavg() };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await stats.end();
+  if (statsB !== stats) await statsB.end();
 } finally {
   await stopAllChildren();
   await pgServer.stop().catch(() => {});

@@ -1,7 +1,7 @@
 // Scenarios 1–4 and 8: ingress throughput against the limit and the peer, then peak RSS.
 // Order: 2 and 4 first (reads on exactly `users` users, before scenario 1 grows the peer's
 // single-tenant table), then 1, then 3. Each measurement runs ours, limit, peer in turn, `runs`
-// times; the row holds the medians.
+// times, the order rotating from run to run; the row holds the medians.
 import { randomUUID } from 'node:crypto';
 import { median, memoryOf } from '../lib/common.mjs';
 import { load, userBody } from '../lib/load.mjs';
@@ -34,15 +34,28 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
   const rows = [];
   const D = P.duration;
   /**
-   * Runs each system's load `P.runs` times, interleaved; the medians of their req/s.
+   * Runs each system's load `P.runs` times, interleaved; the medians of their req/s. The order
+   * rotates from run to run (ours, limit, peer; then limit, peer, ours; ...), so that no system
+   * always runs right after the same one: a system that follows the bare-SQL limit inherits
+   * its aftermath (autovacuum of the rows it wrote, dirty buffers, WAL), which in a fixed
+   * order always fell on the peer.
+   * With `warmup`, each system first runs once unmeasured (JIT, caches, plans: the first run
+   * after seeding was the slowest of every system, by up to half); only for loads bounded by
+   * time, whose run index only names what they create (`warm` for that run).
    * @param {string} name
-   * @param {Record<string, (run: number) => Promise<{ rps: number, errors?: number, non2xx?: number }>>} fns  by system: ours, limit, peer (each optional)
+   * @param {Record<string, (run: number | 'warm') => Promise<{ rps: number, errors?: number, non2xx?: number }>>} fns  by system: ours, limit, peer (each optional)
+   * @param {{ warmup?: boolean }} [opts]
    */
-  const measure = async (name, fns) => {
+  const measure = async (name, fns, opts = {}) => {
     /** @type {Record<string, number[]>} */
     const got = { ours: [], limit: [], peer: [] };
+    const systems = ['ours', 'limit', 'peer'];
+    if (opts.warmup) {
+      for (const sys of systems) await fns[sys]?.('warm');
+      say(`${name}: warmed up`);
+    }
     for (let r = 0; r < P.runs; r++) {
-      for (const sys of ['ours', 'limit', 'peer']) {
+      for (const sys of [...systems.slice(r % 3), ...systems.slice(0, r % 3)]) {
         if (!fns[sys]) continue;
         const res = await fns[sys](r);
         if (res.errors || res.non2xx) say(`${name} ${sys} run ${r + 1}: ${res.errors ?? 0} errors, ${res.non2xx ?? 0} non-2xx`);
@@ -73,7 +86,7 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
             ]),
         }),
       peer: () => load({ url: peer.url, token: peer.token, path: (n) => `/scim/v2${filterPath(n)}`, duration: D }),
-    });
+    }, { warmup: true });
     rows.push(throughputTarget(row({ scenario: 2, metric: `GET /Users?filter=userName eq (${P.users} users, c16)`, unit: 'req/s', better: 'higher', ...m }), 1.5));
   }
 
@@ -84,12 +97,12 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
       ours: () => load({ url: ours.url, token: ours.tokens.s2, path: `${ours.base('s2')}/Users?startIndex=1&count=100`, duration: D }),
       limit: () => limitLoop(limitPool, { duration: D, step: async (pool) => (await pool.query(countSql, [ORG_ID]), await pool.query(`${pageSql} offset 0`, [ORG_ID])) }),
       peer: () => load({ url: peer.url, token: peer.token, path: '/scim/v2/Users?startIndex=1&count=100', duration: D }),
-    });
+    }, { warmup: true });
     rows.push(throughputTarget(row({ scenario: 4, metric: 'GET /Users?startIndex=1&count=100 (c16)', unit: 'req/s', better: 'higher', ...m }), 2));
     const c = await measure('4 cursor page', {
       ours: () => load({ url: ours.url, token: ours.tokens.s2, path: `${ours.base('s2')}/Users?cursor=&count=100`, duration: D }),
       limit: () => limitLoop(limitPool, { duration: D, step: async (pool) => (await pool.query(countSql, [ORG_ID]), await pool.query(pageSql.replace('limit 100', 'limit 101'), [ORG_ID])) }),
-    });
+    }, { warmup: true });
     rows.push(row({ scenario: 4, metric: 'GET /Users?cursor=&count=100 (c16; peer: SCIMMY has no cursor paging)', unit: 'req/s', better: 'higher', ...c }));
   }
 
@@ -107,7 +120,7 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
             ]),
         }),
       peer: (r) => load({ url: peer.url, token: peer.token, method: 'POST', path: '/scim/v2/Users', body: (n) => userBody(`p1r${r}-`, n), duration: D }),
-    });
+    }, { warmup: true });
     rows.push(throughputTarget(row({ scenario: 1, metric: 'POST /Users, unique users (c16)', unit: 'req/s', better: 'higher', ...m }), 1.5));
   }
 
