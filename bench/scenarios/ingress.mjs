@@ -155,7 +155,7 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
       const m = await measure(`3 PATCH /Groups add member c${conc}`, {
         ours: async (r) => {
           const g = await scim(ours, 's3', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `g3-c${conc}-r${r}` });
-          const base = r * perRun + offset;
+          const base = Number(r) * perRun + offset; // no warm-up here: r is a run index
           const res = await load({ url: ours.url, token: ours.tokens.s3, method: 'PATCH', path: `${ours.base('s3')}/Groups/${g.id}`, body: (n) => entraAdd(oursIds[base + n]), connections: conc, amount });
           return verify(ours, g.id, res, 'select count(*) as n from scim_group_members where group_id = $1::uuid');
         },
@@ -169,7 +169,7 @@ export async function ingressScenarios({ ours, peer, limitPool, P, say, want }) 
         },
         peer: async (r) => {
           const g = await scim(peer, '', 'POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `g3-c${conc}-r${r}` });
-          const base = r * perRun + offset;
+          const base = Number(r) * perRun + offset; // no warm-up here: r is a run index
           const res = await load({ url: peer.url, token: peer.token, method: 'PATCH', path: `/scim/v2/Groups/${g.id}`, body: (n) => entraAdd(peerIds[base + n]), connections: conc, amount });
           return verify(peer, g.id, res, 'select count(*) as n from peer_group_members where group_id = $1::uuid');
         },
