@@ -71,7 +71,7 @@ async function startPeerB() {
   const databaseUrl = await freshDatabase(pgServer.adminUrl, `bench_ab_peer_${randomBytes(4).toString('hex')}`);
   const peer = await startPeer({ databaseUrl, token: 'peer-ab-token-0123456789' });
   await seedPeer(peer, 'abu', users);
-  return peer;
+  return { ...peer, tokens: { demo: peer.token } };
 }
 
 try {
