@@ -93,7 +93,7 @@ try {
    */
   const run = (sys, tag) => {
     const common = { url: sys.url, token: sys.token, duration, connections: conc };
-    const base = sys.base('demo');
+    const base = sys.base();
     if (which === 'lookup') return load({ ...common, path: (n) => `${base}/Users?filter=${encodeURIComponent(`userName eq "abu${pick(n)}@example.com"`)}` });
     if (which === 'page') return load({ ...common, path: '/scim/v2/demo/Users?startIndex=1&count=100' });
     if (which === 'post') return load({ ...common, method: 'POST', path: `${base}/Users`, body: (n) => userBody(`ab${tag}-`, n) });
