@@ -64,7 +64,9 @@ async function latencyRun({ adminUrl, P, say, notes }, topology) {
     if (separate) {
       const { freePort } = await import(new URL('../../dist/store/embedded.js', import.meta.url).href);
       const port = await freePort();
-      rec = spawnNode(['dist/main.js', 'reconcile'], { DATABASE_URL: db, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, { name: 'reconcile' });
+      // BENCH_CPU_PROF=<dir>: the reconciler writes a V8 CPU profile there too (servers.mjs).
+      const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+      rec = spawnNode([...prof, 'dist/main.js', 'reconcile'], { DATABASE_URL: db, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, { name: 'reconcile' });
       await waitForHttp(`http://127.0.0.1:${port}/readyz`, rec);
     }
     say(`${tag}: creating ${N} users through SCIM and waiting for their grants`);
