@@ -40,6 +40,20 @@ export interface AuditOperation {
   operation: string;
 }
 
+/**
+ * A data-modifying CTE, `, a as (…)`, that records `audit` for the row(s) `source` yields (its
+ * column `id`) in the same statement as the write it follows, so both commit or neither; ''
+ * without `audit`. Pushes its four parameters onto `values` (the statement's parameter list);
+ * `orgParam` is the statement's organization parameter, e.g. "$1".
+ */
+export function auditEntryCte(values: unknown[], audit: AuditOperation | undefined, orgParam: string, source: string): string {
+  if (!audit) return '';
+  values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
+  const n = values.length;
+  return `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
+               select ${orgParam}::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, s.id::text, $${n}::text from ${source} s)`;
+}
+
 /** Records `operation` on `resourceId` for `ctx` inside the caller's transaction (`client`). */
 export async function recordWrite(client: Queryable, organizationId: string, ctx: AuditContext, operation: string, resourceId: string): Promise<void> {
   await recordAudit(client, { organizationId, organization: ctx.organization, actor: ctx.actor, operation, resourceId, requestId: ctx.requestId });

@@ -7,7 +7,7 @@ import type { Pool, PoolClient, Queryable } from './pool.js';
 import { prepared, withTransaction } from './pool.js';
 import { retryOnDeadlock, writeBatched } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
-import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
+import { auditEntryCte, recordWrite, type AuditContext, type AuditOperation } from './audit.js';
 import { NotFoundError, VersionMismatchError } from './errors.js';
 import { MAX_USER_ITEMS, markForReconcile, markStatement, notifyAfter } from './reconcileQueue.js';
 import { jsonbWeight, listRows, type ListPage, type ListQuery, type RowKey } from './list.js';
@@ -80,6 +80,37 @@ interface Touched {
 const noneTouched = (): Touched => ({ users: [], groups: false, unknown: [] });
 
 /**
+ * The CTEs `lu`, `lg`, `w` and `ins` (comma-separated, for a `with` clause) that add the ids of
+ * the uuid[] parameter `idsParam` to the group $1 of the organization $2: `w` resolves each id
+ * to 'User', 'Group' or null (no live member of the organization), `ins` inserts the resolved
+ * ones and returns those it added (`id`, `type`). Nothing is locked or written while the
+ * boolean SQL `gate` is false (the lone write's `exists (select 1 from cur)`).
+ *
+ * The members' rows are locked FOR KEY SHARE (what a foreign key check takes): it conflicts
+ * with the FOR UPDATE a deletion takes on the member first (getUser/getGroup), not with a
+ * user's ordinary PATCH. A deletion racing this add either commits first, and the locked
+ * re-check skips the member, or waits for this commit and then deletes the membership it can
+ * now see. Without the lock 90 of 100 such races left a deleted user as a member (issue 10).
+ * Deadlocks with a deletion are retried on both sides.
+ */
+function memberAddCtes(idsParam: string, gate: string): string {
+  return `lu as (select u.id from scim_users u
+                 where u.id = any(${idsParam}::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
+                   and ${gate}
+                 order by u.id for key share),
+     lg as (select g.id from scim_groups g
+             where g.id = any(${idsParam}::uuid[]) and g.organization_id = $2::uuid and ${gate}
+             order by g.id for key share),
+     w as (select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
+             from unnest(${idsParam}::uuid[]) as w(id)
+             left join lu u on u.id = w.id
+             left join lg g on g.id = w.id),
+     ins as (insert into scim_group_members (group_id, member_id, member_type, organization_id)
+             select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null and ${gate}
+             on conflict do nothing returning member_id as id, member_type as type)`;
+}
+
+/**
  * Adds members, resolving each id to its type in the same statement (one round trip: inside
  * a batch every statement is paid per request). An id that is not a live User or Group of
  * the organization (or not a uuid at all) is skipped and reported in `touched.unknown`: an
@@ -94,28 +125,8 @@ async function insertMembers(client: PoolClient, organizationId: string, groupId
   touched.unknown.push(...all.filter((id) => !UUID.test(id)));
   if (!ids.length) return;
   const { rows } = await client.query<{ id: string; type: string | null }>(prepared(
-    // The members' rows are locked FOR KEY SHARE (what a foreign key check takes): it conflicts
-    // with the FOR UPDATE a deletion takes on the member first (getUser/getGroup), not with a
-    // user's ordinary PATCH. A deletion racing this add either commits first, and the locked
-    // re-check skips the member, or waits for this commit and then deletes the membership it
-    // can now see. Without the lock 90 of 100 such races left a deleted user as
-    // a member (issue 10). Deadlocks with a deletion are retried on both sides.
-    `with lu as (select u.id from scim_users u
-                   where u.id = any($3::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
-                   order by u.id for key share),
-          lg as (select g.id from scim_groups g
-                   where g.id = any($3::uuid[]) and g.organization_id = $2::uuid
-                   order by g.id for key share),
-     w as (
-       select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
-         from unnest($3::uuid[]) as w(id)
-         left join lu u on u.id = w.id
-         left join lg g on g.id = w.id),
-     ins as (
-       insert into scim_group_members (group_id, member_id, member_type, organization_id)
-       select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null
-       on conflict do nothing returning member_id, member_type)
-     select member_id::text as id, member_type as type from ins
+    `with ${memberAddCtes('$3', 'true')}
+     select id::text, type from ins
      union all
      select w.id::text, null from w where w.type is null`,
     [groupId, organizationId, ids],
@@ -321,16 +332,9 @@ async function applyAlone(db: Pool, organizationId: string, current: GroupRow, p
   const attrs = plan.resource ? columns(plan.resource) : undefined;
   const values: unknown[] = [id, organizationId, current.version, remove, add, renamed];
   if (attrs) values.push(attrs.displayName, attrs.externalId, JSON.stringify(plan.resource));
-  let auditCte = '';
-  if (audit) {
-    values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
-    const n = values.length;
-    auditCte = `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
-               select $2::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, c.id::text, $${n}::text from cur c)`;
-  }
+  const auditCte = auditEntryCte(values, audit, '$2', 'cur');
   // Every other part waits on `cur` (a one-time filter on it, evaluated before its scan), so
   // the group row is locked first, then the members' rows, as in the batch (lockOrder.ts).
-  // insertMembers explains the FOR KEY SHARE on the members added.
   type Out = GroupRow & { locked: boolean; skipped: string[] | null; notified?: unknown };
   // The version is bumped exactly when a marker is written (both: renamed or members touched).
   const rows = await withWake(db, organizationId, (notify) => db.query<Out>(prepared(
@@ -340,20 +344,7 @@ async function applyAlone(db: Pool, organizationId: string, current: GroupRow, p
      rm as (delete from scim_group_members m
              where m.group_id = $1::uuid and m.member_id = any($4::uuid[]) and exists (select 1 from cur)
              returning m.member_id as id, m.member_type as type),
-     lu as (select u.id from scim_users u
-             where u.id = any($5::uuid[]) and u.organization_id = $2::uuid and u.deleted_at is null
-               and exists (select 1 from cur)
-             order by u.id for key share),
-     lg as (select g.id from scim_groups g
-             where g.id = any($5::uuid[]) and g.organization_id = $2::uuid and exists (select 1 from cur)
-             order by g.id for key share),
-     w as (select w.id, case when u.id is not null then 'User' when g.id is not null then 'Group' end as type
-             from unnest($5::uuid[]) as w(id)
-             left join lu u on u.id = w.id
-             left join lg g on g.id = w.id),
-     ins as (insert into scim_group_members (group_id, member_id, member_type, organization_id)
-             select $1::uuid, w.id, w.type, $2::uuid from w where w.type is not null and exists (select 1 from cur)
-             on conflict do nothing returning member_id as id, member_type as type),
+     ${memberAddCtes('$5', 'exists (select 1 from cur)')},
      touched as (select id, type from rm union all select id, type from ins),
      whole as (select $6::boolean or exists (select 1 from touched where type <> 'User')
                       or (select count(*) from touched) > ${MAX_USER_ITEMS} as org),

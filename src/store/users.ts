@@ -10,7 +10,7 @@ import type { FilterNode } from '../scim/filter.js';
 import { jsonbWeight, listRows, lookupRows, type ListPage, type ListQuery, type RowKey } from './list.js';
 import { retryOnDeadlock } from './groupWriter.js';
 import { lockGroupsContaining } from './lockOrder.js';
-import { recordWrite, type AuditContext, type AuditOperation } from './audit.js';
+import { auditEntryCte, recordWrite, type AuditContext, type AuditOperation } from './audit.js';
 
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 import { USERS_SQL } from './filterSql.js';
@@ -170,13 +170,7 @@ async function writeUser(
     values.push(expectedVersion);
     guard = ` and u.version = $${values.length}::bigint and u.deleted_at is null`;
   }
-  let auditCte = '';
-  if (audit) {
-    values.push(audit.ctx.organization, audit.ctx.actor, audit.operation, audit.ctx.requestId ?? null);
-    const n = values.length;
-    auditCte = `, a as (insert into audit_log (organization_id, organization, actor, operation, resource_id, request_id)
-               select $1::uuid, $${n - 3}::text, $${n - 2}::text, $${n - 1}::text, u.id::text, $${n}::text from u)`;
-  }
+  const auditCte = auditEntryCte(values, audit, '$1', 'u');
   const statement = (notify: boolean) => db.query<UserRow>(prepared(
     `with u as (
        update scim_users u set user_name = $3::text, external_id = $4::text, display_name = $5::text, active = $6::boolean,
